@@ -1,0 +1,209 @@
+//! Modules: a name, imports, providers, exports, routes and config sections.
+//! Dynamic modules are plain functions returning a [`Module`].
+
+use std::sync::Arc;
+
+use axum::Router;
+
+use crate::config::{ConfigSection, SectionDef};
+use crate::error::ResolveError;
+use crate::inject::{Dependencies, Dependency, Deps};
+use crate::key::ProviderKey;
+use crate::provider::{Injectable, Provider, ProviderDef};
+
+pub(crate) type RouterFn = Arc<dyn Fn(&Deps<'_>) -> Result<Router, ResolveError> + Send + Sync>;
+
+/// Routes a module contributes, built after the container with injected dependencies.
+#[derive(Clone)]
+pub(crate) struct RouteDef {
+    pub(crate) dependencies: Vec<Dependency>,
+    pub(crate) build: RouterFn,
+}
+
+/// An import of another module.
+#[derive(Clone)]
+pub(crate) struct Import {
+    pub(crate) module: Module,
+    pub(crate) optional: bool,
+}
+
+/// A module: a unit of composition with its own providers, what it shows to importers
+/// (exports), the modules it uses (imports), its HTTP routes and its config sections.
+///
+/// Dynamic modules are functions that return one:
+///
+/// ```
+/// use framework::{Module, Provider};
+///
+/// #[derive(Clone)]
+/// pub struct MailerOptions { pub from: String }
+/// pub struct Mailer { pub options: MailerOptions }
+///
+/// pub struct MailerModule;
+/// impl MailerModule {
+///     pub fn for_root(options: MailerOptions) -> Module {
+///         Module::new("mailer")
+///             .provider(Provider::value(options))
+///             .provider(Provider::factory(|o: std::sync::Arc<MailerOptions>| Mailer { options: (*o).clone() }))
+///             .export::<Mailer>()
+///     }
+/// }
+///
+/// let app = Module::new("app").import(MailerModule::for_root(MailerOptions { from: "shop@example.com".into() }));
+/// # let _ = app;
+/// ```
+#[derive(Clone)]
+pub struct Module {
+    pub(crate) name: Arc<str>,
+    pub(crate) imports: Vec<Import>,
+    pub(crate) providers: Vec<ProviderDef>,
+    pub(crate) exports: Vec<ProviderKey>,
+    pub(crate) reexports: Vec<Arc<str>>,
+    pub(crate) global: bool,
+    pub(crate) routes: Vec<RouteDef>,
+    pub(crate) sections: Vec<SectionDef>,
+}
+
+impl Module {
+    /// A new, empty module. The name identifies it in messages, in `modules.<name>.enabled`
+    /// toggles and in imports (a module imported from several places is built once).
+    pub fn new(name: impl Into<Arc<str>>) -> Self {
+        Self {
+            name: name.into(),
+            imports: Vec::new(),
+            providers: Vec::new(),
+            exports: Vec::new(),
+            reexports: Vec::new(),
+            global: false,
+            routes: Vec::new(),
+            sections: Vec::new(),
+        }
+    }
+
+    /// The module's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Imports a module: its exports become visible to this module's providers.
+    pub fn import(mut self, module: Module) -> Self {
+        self.imports.push(Import {
+            module,
+            optional: false,
+        });
+        self
+    }
+
+    /// Imports a module that configuration may switch off (`modules.<name>.enabled = false`).
+    /// Depend on its providers with `Option<Arc<T>>`.
+    pub fn import_optional(mut self, module: Module) -> Self {
+        self.imports.push(Import {
+            module,
+            optional: true,
+        });
+        self
+    }
+
+    /// Adds a provider.
+    pub fn provider<T: ?Sized>(mut self, provider: Provider<T>) -> Self {
+        self.providers.push(provider.into());
+        self
+    }
+
+    /// Adds the provider of an `#[injectable]` type.
+    pub fn provide<T: Injectable>(self) -> Self {
+        self.provider(T::provider())
+    }
+
+    /// Exports the unnamed provider of `T` (declared here or re-exported) to importers.
+    pub fn export<T: ?Sized + 'static>(self) -> Self {
+        self.export_key(ProviderKey::of::<T>())
+    }
+
+    /// Exports the provider of `T` registered under `name`.
+    pub fn export_named<T: ?Sized + 'static>(self, name: &'static str) -> Self {
+        self.export_key(ProviderKey::named::<T>(name))
+    }
+
+    /// Exports a provider by key.
+    pub fn export_key(mut self, key: ProviderKey) -> Self {
+        self.exports.push(key);
+        self
+    }
+
+    /// Re-exports everything an imported module exports (by that module's name).
+    pub fn reexport(mut self, module_name: impl Into<Arc<str>>) -> Self {
+        self.reexports.push(module_name.into());
+        self
+    }
+
+    /// Makes this module's exports visible to every module without an import.
+    pub fn global(mut self) -> Self {
+        self.global = true;
+        self
+    }
+
+    /// Declares a typed config section at `path` (e.g. `"greetings"`), validated at start-up
+    /// and injectable as [`Config<T>`](crate::Config).
+    pub fn config<T: ConfigSection>(mut self, path: &'static str) -> Self {
+        self.sections.push(SectionDef::of::<T>(path));
+        self
+    }
+
+    /// Adds routes built from injected dependencies once the container is built.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use axum::{routing::get, extract::State, Router};
+    /// use framework::{Module, Provider};
+    ///
+    /// struct Clock;
+    /// impl Clock { fn now(&self) -> &'static str { "noon" } }
+    ///
+    /// let module = Module::new("clock")
+    ///     .provider(Provider::value(Clock))
+    ///     .routes(|clock: Arc<Clock>| {
+    ///         Router::new()
+    ///             .route("/now", get(|State(clock): State<Arc<Clock>>| async move { clock.now() }))
+    ///             .with_state(clock)
+    ///     });
+    /// # let _ = module;
+    /// ```
+    pub fn routes<D, F>(mut self, build: F) -> Self
+    where
+        D: Dependencies,
+        F: Fn(D) -> Router + Send + Sync + 'static,
+    {
+        self.routes.push(RouteDef {
+            dependencies: D::dependencies(),
+            build: Arc::new(move |deps: &Deps<'_>| Ok(build(D::extract(deps)?))),
+        });
+        self
+    }
+
+    /// Adds a ready router (for handlers that use the [`Inject`](crate::http::Inject) extractor).
+    pub fn router(self, router: Router) -> Self {
+        self.routes(move |(): ()| router.clone())
+    }
+
+    /// A short fingerprint of the definition, to tell two different modules sharing a name apart.
+    pub(crate) fn shape(&self) -> (Vec<ProviderKey>, Vec<ProviderKey>, Vec<&'static str>) {
+        (
+            self.providers.iter().map(|p| p.key).collect(),
+            self.exports.clone(),
+            self.sections.iter().map(|s| s.path).collect(),
+        )
+    }
+}
+
+impl std::fmt::Debug for Module {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Module")
+            .field("name", &self.name)
+            .field("imports", &self.imports.iter().map(|i| &*i.module.name).collect::<Vec<_>>())
+            .field("providers", &self.providers.iter().map(|p| p.key).collect::<Vec<_>>())
+            .field("exports", &self.exports)
+            .field("global", &self.global)
+            .finish()
+    }
+}
