@@ -60,7 +60,8 @@ impl<'a> Deps<'a> {
         &self,
         key: &ProviderKey,
     ) -> Result<Arc<T>, ResolveError> {
-        self.get::<T>(key).ok_or(ResolveError::NotBuilt { key: *key })
+        self.get::<T>(key)
+            .ok_or(ResolveError::NotBuilt { key: *key })
     }
 }
 
@@ -167,7 +168,10 @@ impl<T: ?Sized, Q> Clone for Named<T, Q> {
 
 impl<T: ?Sized + fmt::Debug, Q: Qualifier> fmt::Debug for Named<T, Q> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("Named").field(&Q::NAME).field(&&*self.value).finish()
+        f.debug_tuple("Named")
+            .field(&Q::NAME)
+            .field(&&*self.value)
+            .finish()
     }
 }
 

@@ -7,7 +7,7 @@ use std::fmt;
 ///
 /// Two providers of the same type can coexist when they carry different names
 /// (`Provider::value(pool).named("replica")`).
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy)]
 pub struct ProviderKey {
     type_id: TypeId,
     type_name: &'static str,
@@ -50,6 +50,36 @@ impl ProviderKey {
     /// The full Rust path of the provided type.
     pub fn type_name(&self) -> &'static str {
         self.type_name
+    }
+}
+
+// Equality and hashing use the `TypeId` and the name only: the type name follows from the
+// `TypeId`, and hashing it would make every lookup hash a string.
+impl PartialEq for ProviderKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.type_id == other.type_id && self.name == other.name
+    }
+}
+
+impl Eq for ProviderKey {}
+
+impl std::hash::Hash for ProviderKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.type_id.hash(state);
+        self.name.hash(state);
+    }
+}
+
+impl PartialOrd for ProviderKey {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for ProviderKey {
+    /// Orders by readable name, for stable messages.
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.type_name, self.name, self.type_id).cmp(&(other.type_name, other.name, other.type_id))
     }
 }
 
@@ -100,7 +130,10 @@ mod tests {
 
     #[test]
     fn short_names_drop_paths_everywhere() {
-        assert_eq!(short_type_name("alloc::sync::Arc<dyn app::Greeter>"), "Arc<dyn Greeter>");
+        assert_eq!(
+            short_type_name("alloc::sync::Arc<dyn app::Greeter>"),
+            "Arc<dyn Greeter>"
+        );
         assert_eq!(
             short_type_name("core::option::Option<alloc::sync::Arc<users::Repo>>"),
             "Option<Arc<Repo>>"

@@ -200,8 +200,18 @@ impl std::fmt::Debug for Module {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Module")
             .field("name", &self.name)
-            .field("imports", &self.imports.iter().map(|i| &*i.module.name).collect::<Vec<_>>())
-            .field("providers", &self.providers.iter().map(|p| p.key).collect::<Vec<_>>())
+            .field(
+                "imports",
+                &self
+                    .imports
+                    .iter()
+                    .map(|i| &*i.module.name)
+                    .collect::<Vec<_>>(),
+            )
+            .field(
+                "providers",
+                &self.providers.iter().map(|p| p.key).collect::<Vec<_>>(),
+            )
             .field("exports", &self.exports)
             .field("global", &self.global)
             .finish()

@@ -6,12 +6,12 @@ use std::future::Future;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
 
 use crate::discovery::ContributionKind;
 use crate::error::{BoxError, ResolveError};
-use crate::inject::{downcast, erase, Dependencies, Dependency, Deps, Instance};
+use crate::inject::{Dependencies, Dependency, Deps, Instance, downcast, erase};
 use crate::key::ProviderKey;
 use crate::lifecycle::{IntoHookResult, Phase};
 
@@ -42,7 +42,8 @@ pub(crate) type FactoryFn =
     Arc<dyn Fn(&Deps<'_>) -> Result<BuildFuture, ResolveError> + Send + Sync>;
 pub(crate) type HookFn =
     Arc<dyn Fn(Instance) -> BoxFuture<'static, Result<(), BoxError>> + Send + Sync>;
-pub(crate) type ContributeFn = Arc<dyn Fn(&Instance) -> Option<Box<dyn Any + Send + Sync>> + Send + Sync>;
+pub(crate) type ContributeFn =
+    Arc<dyn Fn(&Instance) -> Option<Box<dyn Any + Send + Sync>> + Send + Sync>;
 
 /// A lifecycle hook registered on a provider.
 #[derive(Clone)]
@@ -290,7 +291,8 @@ impl<T: ?Sized + Send + Sync + 'static> Provider<T> {
         self.def.contributions.push(ErasedContribution {
             kind: TypeId::of::<K>(),
             make: Arc::new(move |instance: &Instance| {
-                downcast::<T>(instance).map(|this| Box::new(make(&this)) as Box<dyn Any + Send + Sync>)
+                downcast::<T>(instance)
+                    .map(|this| Box::new(make(&this)) as Box<dyn Any + Send + Sync>)
             }),
         });
         self

@@ -1,1 +1,303 @@
+//! Procedural macros for `framework`.
+//!
+//! - `#[injectable]` on an impl block turns its constructor into a provider, its lifecycle
+//!   methods into hooks, and its contribution methods into discovery items.
+//! - `#[contribute(Kind)]` on a method of an `#[injectable]` impl contributes what the
+//!   method returns as an item of `Kind`.
+//!
+//! # The contribution protocol
+//! `#[injectable]` treats every method attribute that is not a Rust built-in or a known
+//! pass-through (`doc`, `allow`, `cfg`, `inline`, `tracing::instrument`, ...) as a
+//! *contribution attribute*: that attribute's macro must generate, next to the method,
+//! `fn __contribution_<method>() -> framework::Contribution<Self>`, and `#[injectable]`
+//! attaches it to the provider. `#[contribute]` is the framework's own; crates such as the
+//! Inngest module provide others (`#[inngest::function]`).
 
+use proc_macro::TokenStream;
+use proc_macro2::{Span, TokenStream as TokenStream2};
+use quote::{ToTokens, format_ident, quote};
+use syn::parse::Parser;
+use syn::punctuated::Punctuated;
+use syn::spanned::Spanned;
+use syn::{
+    Attribute, Expr, FnArg, ImplItem, ImplItemFn, ItemImpl, Lit, Meta, Path, ReturnType, Token,
+    Type,
+};
+
+/// Lifecycle method names and their phase.
+const HOOKS: [(&str, &str); 5] = [
+    ("on_module_init", "ModuleInit"),
+    ("on_application_bootstrap", "ApplicationBootstrap"),
+    ("before_application_shutdown", "BeforeApplicationShutdown"),
+    ("on_module_destroy", "ModuleDestroy"),
+    ("on_application_shutdown", "ApplicationShutdown"),
+];
+
+/// Method attributes that are not contributions.
+const PASS_THROUGH: [&str; 20] = [
+    "doc",
+    "allow",
+    "warn",
+    "deny",
+    "forbid",
+    "expect",
+    "deprecated",
+    "must_use",
+    "inline",
+    "cold",
+    "track_caller",
+    "cfg",
+    "cfg_attr",
+    "instrument",
+    "async_trait",
+    "rustfmt",
+    "clippy",
+    "tracing",
+    "inject",
+    "target_feature",
+];
+
+/// Makes a type injectable from its impl block.
+///
+/// - The constructor (`new`, or the method named with `constructor = "..."`) receives its
+///   dependencies as arguments (`Arc<T>`, `Option<Arc<T>>`, `Config<T>`, `Named<T, Q>`). It
+///   may be `async`, and may return `Self` or `Result<Self, E>`.
+/// - Methods named `on_module_init`, `on_application_bootstrap`,
+///   `before_application_shutdown`, `on_module_destroy` and `on_application_shutdown`
+///   (taking `&self`, sync or async, returning `()` or `Result<(), E>`) become hooks.
+/// - `scope = "transient"` or `scope = "request"` sets the scope.
+///
+/// ```ignore
+/// #[injectable]
+/// impl OrderService {
+///     fn new(repo: Arc<OrderRepo>, settings: Config<OrderSettings>) -> Self { ... }
+///     async fn on_module_init(&self) -> Result<(), std::io::Error> { ... }
+/// }
+/// ```
+#[proc_macro_attribute]
+pub fn injectable(args: TokenStream, input: TokenStream) -> TokenStream {
+    match expand_injectable(args.into(), input.into()) {
+        Ok(tokens) => tokens.into(),
+        Err(error) => error.to_compile_error().into(),
+    }
+}
+
+fn expand_injectable(args: TokenStream2, input: TokenStream2) -> syn::Result<TokenStream2> {
+    let item: ItemImpl = syn::parse2(input)?;
+    if let Some((_, path, _)) = &item.trait_ {
+        return Err(syn::Error::new(
+            path.span(),
+            "#[injectable] goes on the type's own impl block (`impl MyService { fn new(..) -> Self }`), not on a trait impl",
+        ));
+    }
+    let mut constructor_name = "new".to_string();
+    let mut scope = None;
+    let metas = Punctuated::<Meta, Token![,]>::parse_terminated.parse2(args)?;
+    for meta in metas {
+        let Meta::NameValue(nv) = &meta else {
+            return Err(syn::Error::new(
+                meta.span(),
+                "expected `constructor = \"...\"` or `scope = \"...\"`",
+            ));
+        };
+        let value = match &nv.value {
+            Expr::Lit(lit) => match &lit.lit {
+                Lit::Str(s) => s.value(),
+                _ => return Err(syn::Error::new(nv.value.span(), "expected a string")),
+            },
+            _ => return Err(syn::Error::new(nv.value.span(), "expected a string")),
+        };
+        if nv.path.is_ident("constructor") {
+            constructor_name = value;
+        } else if nv.path.is_ident("scope") {
+            scope = Some(match value.as_str() {
+                "singleton" => quote!(::framework::Scope::Singleton),
+                "transient" => quote!(::framework::Scope::Transient),
+                "request" => quote!(::framework::Scope::Request),
+                other => {
+                    return Err(syn::Error::new(
+                        nv.value.span(),
+                        format!(
+                            "unknown scope `{other}`: use \"singleton\", \"transient\" or \"request\""
+                        ),
+                    ));
+                }
+            });
+        } else {
+            return Err(syn::Error::new(
+                nv.path.span(),
+                "unknown argument: use `constructor` or `scope`",
+            ));
+        }
+    }
+
+    let self_ty = &item.self_ty;
+    let methods: Vec<&ImplItemFn> = item
+        .items
+        .iter()
+        .filter_map(|i| match i {
+            ImplItem::Fn(f) => Some(f),
+            _ => None,
+        })
+        .collect();
+    let constructor = methods
+        .iter()
+        .find(|m| m.sig.ident == constructor_name)
+        .ok_or_else(|| {
+            syn::Error::new(
+                item.self_ty.span(),
+                format!(
+                    "#[injectable] needs a constructor: add `fn {constructor_name}(dep: Arc<Dep>, ..) -> Self` to this impl block, \
+                     or name another one with #[injectable(constructor = \"...\")]"
+                ),
+            )
+        })?;
+    let provider = constructor_provider(constructor)?;
+
+    let mut chain = TokenStream2::new();
+    if let Some(scope) = scope {
+        chain.extend(quote!(.scope(#scope)));
+    }
+    for method in &methods {
+        let name = method.sig.ident.to_string();
+        if let Some((_, phase)) = HOOKS.iter().find(|(n, _)| *n == name) {
+            let phase = format_ident!("{}", phase);
+            let ident = &method.sig.ident;
+            let call = if method.sig.asyncness.is_some() {
+                quote!(this.#ident().await)
+            } else {
+                quote!(this.#ident())
+            };
+            chain.extend(quote! {
+                .hook(::framework::Phase::#phase, |this: ::std::sync::Arc<Self>| async move { #call })
+            });
+        }
+        if method.attrs.iter().any(is_contribution) {
+            let fn_name = format_ident!("__contribution_{}", method.sig.ident);
+            chain.extend(quote!(.with_contribution(Self::#fn_name())));
+        }
+    }
+
+    let (impl_generics, _, where_clause) = item.generics.split_for_impl();
+    Ok(quote! {
+        #item
+
+        impl #impl_generics ::framework::Injectable for #self_ty #where_clause {
+            fn provider() -> ::framework::Provider<Self> {
+                #provider #chain
+            }
+        }
+    })
+}
+
+fn is_contribution(attr: &Attribute) -> bool {
+    let path = attr.path();
+    let first = path
+        .segments
+        .first()
+        .map(|s| s.ident.to_string())
+        .unwrap_or_default();
+    let last = path
+        .segments
+        .last()
+        .map(|s| s.ident.to_string())
+        .unwrap_or_default();
+    !(PASS_THROUGH.contains(&first.as_str()) || PASS_THROUGH.contains(&last.as_str()))
+}
+
+fn constructor_provider(constructor: &ImplItemFn) -> syn::Result<TokenStream2> {
+    let mut idents = Vec::new();
+    let mut types = Vec::new();
+    for (i, input) in constructor.sig.inputs.iter().enumerate() {
+        match input {
+            FnArg::Receiver(r) => {
+                return Err(syn::Error::new(
+                    r.span(),
+                    "the constructor must not take `self`: its arguments are its dependencies",
+                ));
+            }
+            FnArg::Typed(pat) => {
+                idents.push(format_ident!("__dep{}", i));
+                types.push((*pat.ty).clone());
+            }
+        }
+    }
+    let ident = &constructor.sig.ident;
+    let returns_result = match &constructor.sig.output {
+        ReturnType::Default => {
+            return Err(syn::Error::new(
+                constructor.sig.span(),
+                "the constructor must return `Self` or `Result<Self, E>`",
+            ));
+        }
+        ReturnType::Type(_, ty) => is_result(ty),
+    };
+    let call = quote!(Self::#ident(#(#idents),*));
+    let pattern = quote!((#(#idents,)*): (#(#types,)*));
+    Ok(
+        match (constructor.sig.asyncness.is_some(), returns_result) {
+            (false, false) => quote!(::framework::Provider::factory(|#pattern| #call)),
+            (false, true) => quote!(::framework::Provider::try_factory(|#pattern| #call)),
+            (true, true) => quote!(::framework::Provider::async_factory(|#pattern| #call)),
+            (true, false) => quote!(::framework::Provider::async_factory(|#pattern| async move {
+                ::std::result::Result::<Self, ::std::convert::Infallible>::Ok(#call.await)
+            })),
+        },
+    )
+}
+
+fn is_result(ty: &Type) -> bool {
+    match ty {
+        Type::Path(p) => p.path.segments.last().is_some_and(|s| s.ident == "Result"),
+        _ => false,
+    }
+}
+
+/// Contributes the method's return value as an item of the given kind, for discovery.
+/// Use it inside an `#[injectable]` impl; the method takes `&self`.
+///
+/// ```ignore
+/// #[injectable]
+/// impl Database {
+///     fn new() -> Self { Database }
+///     #[contribute(HealthChecks)]
+///     fn health_check(&self) -> HealthCheck { HealthCheck::new("db") }
+/// }
+/// ```
+#[proc_macro_attribute]
+pub fn contribute(args: TokenStream, input: TokenStream) -> TokenStream {
+    match expand_contribute(args.into(), input.into()) {
+        Ok(tokens) => tokens.into(),
+        Err(error) => error.to_compile_error().into(),
+    }
+}
+
+fn expand_contribute(args: TokenStream2, input: TokenStream2) -> syn::Result<TokenStream2> {
+    let kind: Path = syn::parse2(args).map_err(|e| {
+        syn::Error::new(
+            e.span(),
+            "expected the contribution kind: #[contribute(MyKind)]",
+        )
+    })?;
+    let method: ImplItemFn = syn::parse2(input)?;
+    if method.sig.receiver().is_none() {
+        return Err(syn::Error::new(
+            method.sig.span(),
+            "#[contribute] goes on a method that takes `&self`",
+        ));
+    }
+    let ident = &method.sig.ident;
+    let fn_name = format_ident!("__contribution_{}", ident);
+    let span = Span::call_site();
+    let kind_tokens = kind.to_token_stream();
+    Ok(quote::quote_spanned! {span=>
+        #method
+
+        #[doc(hidden)]
+        pub fn #fn_name() -> ::framework::Contribution<Self> {
+            ::framework::Contribution::new::<#kind_tokens, _>(
+                |this: &::std::sync::Arc<Self>| ::std::sync::Arc::clone(this).#ident()
+            )
+        }
+    })
+}

@@ -4,7 +4,9 @@ use std::fmt;
 use std::str::FromStr;
 
 /// Where the application runs. Read from `APP_ENV`; `development` when unset.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Environment {
     /// A developer's machine (the default).

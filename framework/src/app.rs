@@ -1,0 +1,466 @@
+//! The application: load and check configuration and the module graph, build, run the
+//! start-up hooks, serve, and stop gracefully on SIGTERM / SIGINT.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::Router;
+use futures_util::FutureExt;
+use rustc_hash::FxHashMap;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::config::{
+    ConfigSources, Environment, LogConfig, ModuleToggles, SectionDef, ServerConfig, parse_section,
+    value_at,
+};
+use crate::container::Container;
+use crate::error::{Error, Problem, Report, ResolveError};
+use crate::graph::{self, PlannedProvider};
+use crate::http::{RequestInfo, app_router};
+use crate::inject::{Deps, Instance, InstanceSource, downcast};
+use crate::key::ProviderKey;
+use crate::lifecycle::{Phase, Readiness};
+use crate::module::{Module, RouteDef};
+use crate::provider::{Provider, ProviderDef};
+
+/// Sections the framework itself reads.
+const FRAMEWORK_SECTIONS: [&str; 3] = ["server", "log", "modules"];
+
+/// An application built from a root module.
+///
+/// ```no_run
+/// use framework::{App, Module};
+///
+/// #[tokio::main]
+/// async fn main() -> framework::Result<()> {
+///     App::new(Module::new("app")).config_dir("config").run().await
+/// }
+/// ```
+pub struct App {
+    root: Module,
+    sources: ConfigSources,
+    environment: Option<Environment>,
+    overrides: Vec<ProviderDef>,
+    logging: bool,
+}
+
+impl App {
+    /// An application whose configuration comes from `config/` (or `$APP_CONFIG_DIR`) and
+    /// the process environment.
+    pub fn new(root: Module) -> Self {
+        let dir = std::env::var_os("APP_CONFIG_DIR")
+            .map_or_else(|| PathBuf::from("config"), PathBuf::from);
+        Self {
+            root,
+            sources: ConfigSources::files(dir),
+            environment: None,
+            overrides: Vec::new(),
+            logging: true,
+        }
+    }
+
+    /// Reads config files from `dir` (unless `$APP_CONFIG_DIR` is set, which wins).
+    pub fn config_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        if std::env::var_os("APP_CONFIG_DIR").is_none() {
+            self.sources.dir = Some(dir.into());
+        }
+        self
+    }
+
+    /// Replaces the configuration sources.
+    pub fn config_sources(mut self, sources: ConfigSources) -> Self {
+        self.sources = sources;
+        self
+    }
+
+    /// Fixes the environment instead of reading `APP_ENV`.
+    pub fn environment(mut self, env: Environment) -> Self {
+        self.environment = Some(env);
+        self
+    }
+
+    /// Replaces a provider wherever it is declared (by key).
+    pub fn override_provider<T: ?Sized>(mut self, provider: Provider<T>) -> Self {
+        self.overrides.push(provider.into());
+        self
+    }
+
+    /// Whether to install the tracing subscriber from the `log` section (default: yes).
+    pub fn init_logging(mut self, enabled: bool) -> Self {
+        self.logging = enabled;
+        self
+    }
+
+    /// Starts, serves until SIGTERM or SIGINT, then shuts down gracefully.
+    pub async fn run(self) -> Result<(), Error> {
+        let running = self.start().await?;
+        wait_for_signal().await;
+        tracing::info!("shutdown signal received");
+        running.shutdown().await
+    }
+
+    /// Builds and starts serving; returns a handle to stop it.
+    pub async fn start(self) -> Result<RunningApp, Error> {
+        let prepared = prepare(
+            self.root,
+            &self.sources,
+            self.environment,
+            self.overrides,
+            self.logging,
+        )
+        .await?;
+        prepared.start().await
+    }
+}
+
+/// Waits for SIGTERM or SIGINT (Ctrl-C).
+pub async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c().map(|_| ());
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM; only Ctrl-C stops the app");
+                ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    ctrl_c.await;
+}
+
+/// A built, checked application that has run its start-up hooks but does not serve yet.
+pub(crate) struct Prepared {
+    pub(crate) container: Arc<Container>,
+    pub(crate) server: ServerConfig,
+    pub(crate) routes: Vec<(Arc<str>, RouteDef)>,
+    pub(crate) readiness: Arc<Readiness>,
+}
+
+struct ValueSource<'a>(&'a FxHashMap<ProviderKey, Instance>);
+
+impl InstanceSource for ValueSource<'_> {
+    fn instance(&self, key: &ProviderKey) -> Option<Instance> {
+        self.0.get(key).cloned()
+    }
+}
+
+fn load_builtin<T: crate::ConfigSection>(
+    raw: &config::Config,
+    path: &'static str,
+    env: Environment,
+    problems: &mut Vec<Problem>,
+) -> Option<Arc<T>> {
+    match SectionDef::of::<T>(path).load(value_at(raw, path), env) {
+        Ok(instance) => downcast::<T>(&instance),
+        Err(found) => {
+            problems.extend(found);
+            None
+        }
+    }
+}
+
+/// Every config section path declared anywhere in the tree, enabled or not.
+fn all_section_roots(module: &Module, out: &mut Vec<&'static str>, seen: &mut Vec<Arc<str>>) {
+    if seen.contains(&module.name) {
+        return;
+    }
+    seen.push(Arc::clone(&module.name));
+    out.extend(
+        module
+            .sections
+            .iter()
+            .map(|s| s.path.split('.').next().unwrap_or(s.path)),
+    );
+    for import in &module.imports {
+        all_section_roots(&import.module, out, seen);
+    }
+}
+
+/// Loads config, checks everything, builds the container and runs the start-up hooks.
+pub(crate) async fn prepare(
+    root: Module,
+    sources: &ConfigSources,
+    environment: Option<Environment>,
+    overrides: Vec<ProviderDef>,
+    logging: bool,
+) -> Result<Prepared, Error> {
+    let env = match environment {
+        Some(env) => env,
+        None => Environment::from_process_env().map_err(|e| {
+            Error::Invalid(Report::new(vec![Problem::config("APP_ENV", e.to_string())]))
+        })?,
+    };
+    let raw = sources.load(env)?;
+    let mut problems = Vec::new();
+
+    let server = load_builtin::<ServerConfig>(&raw, "server", env, &mut problems);
+    let log = load_builtin::<LogConfig>(&raw, "log", env, &mut problems);
+    if let (true, Some(log)) = (logging, &log) {
+        crate::logging::init(log);
+    }
+    let toggles: ModuleToggles = parse_section(&"modules", value_at(&raw, "modules"))
+        .unwrap_or_else(|found| {
+            problems.extend(found);
+            ModuleToggles::new()
+        });
+
+    let mut flat = graph::flatten(&root, &toggles);
+    problems.append(&mut flat.problems);
+
+    // Unknown top-level sections are typos until proven otherwise.
+    let mut known: Vec<&'static str> = FRAMEWORK_SECTIONS.to_vec();
+    all_section_roots(&root, &mut known, &mut Vec::new());
+    if let Ok(top) = raw
+        .clone()
+        .try_deserialize::<config::Map<String, config::Value>>()
+    {
+        for key in top.keys() {
+            if !known.contains(&key.as_str()) {
+                problems.push(Problem::config(
+                    key.clone(),
+                    "unknown section: no module reads it (check the spelling, or import the module that reads it)",
+                ));
+            }
+        }
+    }
+
+    // The framework's own global module comes first.
+    flat.modules.insert(0, Module::new("framework"));
+    for imports in &mut flat.imports {
+        for i in imports.iter_mut() {
+            *i += 1;
+        }
+    }
+    flat.imports.insert(0, Vec::new());
+
+    let readiness = Arc::new(Readiness::default());
+    let everywhere = |module: usize, def: ProviderDef| PlannedProvider {
+        module,
+        def,
+        everywhere: true,
+    };
+    let mut extra = vec![
+        everywhere(0, Provider::value(env).into()),
+        everywhere(0, Provider::arc_value(Arc::clone(&readiness)).into()),
+        everywhere(
+            0,
+            Provider::<RequestInfo>::try_factory(|(): ()| {
+                Err::<RequestInfo, _>("RequestInfo exists only inside an HTTP request")
+            })
+            .request_scoped()
+            .into(),
+        ),
+    ];
+    if let Some(server) = &server {
+        extra.push(everywhere(0, Provider::value(server.clone()).into()));
+    }
+    if let Some(log) = &log {
+        extra.push(everywhere(0, Provider::value(log.clone()).into()));
+    }
+
+    // Sections of enabled modules: loaded, validated and checked, every problem kept.
+    let mut loaded: Vec<(ProviderKey, &'static str)> = Vec::new();
+    for (m, module) in flat.modules.iter().enumerate() {
+        for section in &module.sections {
+            if let Some((_, path)) = loaded.iter().find(|(key, _)| *key == section.key) {
+                if *path != section.path {
+                    problems.push(Problem::graph(
+                        &*module.name,
+                        format!(
+                            "`{}` is declared at both `{path}` and `{}`: declare each config type at one path",
+                            section.key, section.path
+                        ),
+                    ));
+                }
+                continue;
+            }
+            loaded.push((section.key, section.path));
+            // A section that failed still registers its key, so its problems are not
+            // repeated as "missing provider" problems (nothing is built when any failed).
+            let instance = match section.load(value_at(&raw, section.path), env) {
+                Ok(instance) => instance,
+                Err(found) => {
+                    problems.extend(found);
+                    Arc::new(())
+                }
+            };
+            let mut def: ProviderDef = Provider::<()>::arc_value(Arc::new(())).into();
+            def.key = section.key;
+            def.factory = Arc::new(move |_: &Deps<'_>| {
+                Ok(futures_util::future::ready(Ok(Arc::clone(&instance))).boxed())
+            });
+            extra.push(everywhere(m, def));
+        }
+    }
+
+    let config_failed = !problems.is_empty();
+    let (plan, graph_problems) = graph::check(&flat, extra, &overrides);
+    problems.extend(graph_problems);
+    let (Some(plan), false, Some(server)) = (plan, config_failed, server) else {
+        return Err(Error::Invalid(Report::new(problems)));
+    };
+
+    let routes: Vec<(Arc<str>, RouteDef)> = plan
+        .modules
+        .iter()
+        .flat_map(|m| m.routes.iter().map(|r| (Arc::clone(&m.name), r.clone())))
+        .collect();
+    let container = Arc::new(Container::build(plan).await?);
+    for phase in Phase::STARTUP {
+        container.run_hooks(phase, server.hook_timeout).await?;
+    }
+    Ok(Prepared {
+        container,
+        server: (*server).clone(),
+        routes,
+        readiness,
+    })
+}
+
+impl Prepared {
+    /// Builds every module's router with its injected dependencies.
+    pub(crate) async fn router(&self) -> Result<Router, Error> {
+        let mut routers = Vec::with_capacity(self.routes.len());
+        for (module, route) in &self.routes {
+            let mut values = FxHashMap::default();
+            for dep in &route.dependencies {
+                if let Some(instance) =
+                    self.container
+                        .instance(&dep.key)
+                        .await
+                        .map_err(|error| Error::Build {
+                            module: module.to_string(),
+                            key: dep.key,
+                            source: Box::new(error),
+                        })?
+                {
+                    values.insert(dep.key, instance);
+                }
+            }
+            let router = (route.build)(&Deps::new(&ValueSource(&values))).map_err(
+                |error: ResolveError| Error::Build {
+                    module: module.to_string(),
+                    key: ProviderKey::of::<Router>(),
+                    source: Box::new(error),
+                },
+            )?;
+            routers.push(router);
+        }
+        Ok(app_router(&self.container, routers, &self.server))
+    }
+
+    /// Binds the listener and serves in the background.
+    pub(crate) async fn start(self) -> Result<RunningApp, Error> {
+        let router = self.router().await?;
+        let addr = format!("{}:{}", self.server.host, self.server.port);
+        let listener = TcpListener::bind(&addr)
+            .await
+            .map_err(|source| Error::Bind {
+                addr: addr.clone(),
+                source,
+            })?;
+        let local = listener
+            .local_addr()
+            .map_err(|source| Error::Bind { addr, source })?;
+        let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(async move {
+                    let _ = stop_rx.await;
+                })
+                .await
+        });
+        self.readiness.mark_ready();
+        tracing::info!(address = %local, "listening on http://{local}");
+        Ok(RunningApp {
+            addr: local,
+            container: self.container,
+            server_config: self.server,
+            readiness: self.readiness,
+            stop: Some(stop_tx),
+            server: Some(server),
+        })
+    }
+}
+
+/// A serving application. Stop it with [`RunningApp::shutdown`].
+pub struct RunningApp {
+    addr: SocketAddr,
+    container: Arc<Container>,
+    server_config: ServerConfig,
+    readiness: Arc<Readiness>,
+    stop: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl std::fmt::Debug for RunningApp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunningApp")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RunningApp {
+    /// The bound address (useful with `server.port = 0`).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://<bound address>`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The container.
+    pub fn container(&self) -> &Arc<Container> {
+        &self.container
+    }
+
+    /// The readiness flag.
+    pub fn readiness(&self) -> &Arc<Readiness> {
+        &self.readiness
+    }
+
+    /// Graceful shutdown: not-ready, drain delay, stop accepting, finish in-flight requests
+    /// (bounded by `server.shutdown_timeout`), then the shutdown hooks in reverse order.
+    pub async fn shutdown(mut self) -> Result<(), Error> {
+        self.readiness.begin_shutdown();
+        let cfg = &self.server_config;
+        if !cfg.drain_delay.is_zero() {
+            tracing::info!(delay = ?cfg.drain_delay, "not ready; draining before closing the listener");
+            tokio::time::sleep(cfg.drain_delay).await;
+        }
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            match tokio::time::timeout(cfg.shutdown_timeout, server).await {
+                Ok(Ok(Ok(()))) => tracing::info!("in-flight requests finished"),
+                Ok(Ok(Err(error))) => tracing::error!(%error, "HTTP server failed while stopping"),
+                Ok(Err(error)) => tracing::error!(%error, "HTTP server task failed"),
+                Err(_) => {
+                    tracing::warn!(timeout = ?cfg.shutdown_timeout, "in-flight requests did not finish in time; closing anyway")
+                }
+            }
+        }
+        let mut first_error = None;
+        for phase in Phase::SHUTDOWN {
+            if let Err(error) = self.container.run_hooks(phase, cfg.hook_timeout).await {
+                first_error.get_or_insert(error);
+            }
+        }
+        tracing::info!("shutdown complete");
+        first_error.map_or(Ok(()), Err)
+    }
+}

@@ -1,0 +1,302 @@
+//! Typed config sections: [`ConfigSection`], the injectable [`Config<T>`], and turning
+//! serde and `validator` failures into path-qualified problems.
+
+use std::ops::Deref;
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use validator::{Validate, ValidationErrors, ValidationErrorsKind};
+
+use super::Environment;
+use crate::error::{Problem, ResolveError};
+use crate::inject::{Dependency, Deps, Inject, Instance, erase};
+use crate::key::ProviderKey;
+
+/// A module's typed configuration section.
+///
+/// Deserialized with serde (unknown keys are reported), validated with `validator`, then
+/// checked by [`ConfigSection::check`] with the environment known.
+///
+/// ```
+/// use framework::{ConfigSection, Environment, Secret, SectionProblems};
+/// use serde::Deserialize;
+/// use validator::Validate;
+///
+/// #[derive(Deserialize, Validate)]
+/// struct MailerConfig {
+///     #[validate(range(min = 1, max = 100))]
+///     batch_size: u32,
+///     api_key: Option<Secret>,
+/// }
+///
+/// impl ConfigSection for MailerConfig {
+///     fn check(&self, env: Environment, problems: &mut SectionProblems) {
+///         if env.is_production_like() && self.api_key.is_none() {
+///             problems.add("api_key", format!("required in {env}"));
+///         }
+///     }
+/// }
+/// ```
+pub trait ConfigSection: DeserializeOwned + Validate + Send + Sync + 'static {
+    /// Environment-aware checks beyond the `validator` rules. Add every problem found.
+    fn check(&self, env: Environment, problems: &mut SectionProblems) {
+        let _ = (env, problems);
+    }
+}
+
+/// Problems found by [`ConfigSection::check`]; fields are qualified with the section path.
+#[derive(Debug)]
+pub struct SectionProblems {
+    section: &'static str,
+    problems: Vec<Problem>,
+}
+
+impl SectionProblems {
+    pub(crate) fn new(section: &'static str) -> Self {
+        Self {
+            section,
+            problems: Vec::new(),
+        }
+    }
+
+    /// Reports a problem with `field` (relative to the section; may be dotted).
+    pub fn add(&mut self, field: &str, message: impl Into<String>) {
+        self.problems.push(Problem::config(
+            format!("{}.{field}", self.section),
+            message,
+        ));
+    }
+
+    pub(crate) fn into_problems(self) -> Vec<Problem> {
+        self.problems
+    }
+}
+
+/// An injectable, validated config section.
+///
+/// ```
+/// use std::sync::Arc;
+/// use framework::{Config, Provider};
+/// # #[derive(serde::Deserialize, validator::Validate, Clone)] struct Greetings { greeting: String }
+/// # impl framework::ConfigSection for Greetings {}
+/// struct Greeter { greeting: String }
+/// let greeter = Provider::factory(|cfg: Config<Greetings>| Greeter { greeting: cfg.greeting.clone() });
+/// # let _ = greeter;
+/// ```
+#[derive(Debug)]
+pub struct Config<T>(Arc<T>);
+
+impl<T> Config<T> {
+    /// Wraps a value (for tests and `for_root` style modules).
+    pub fn new(value: T) -> Self {
+        Self(Arc::new(value))
+    }
+
+    /// A copy of the section.
+    pub fn get(&self) -> T
+    where
+        T: Clone,
+    {
+        (*self.0).clone()
+    }
+
+    /// The shared section.
+    pub fn arc(&self) -> Arc<T> {
+        Arc::clone(&self.0)
+    }
+}
+
+impl<T> Clone for Config<T> {
+    fn clone(&self) -> Self {
+        Self(Arc::clone(&self.0))
+    }
+}
+
+impl<T> Deref for Config<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T: Send + Sync + 'static> Inject for Config<T> {
+    fn dependency() -> Dependency {
+        Dependency {
+            key: ProviderKey::of::<Config<T>>(),
+            optional: false,
+        }
+    }
+    fn extract(deps: &Deps<'_>) -> Result<Self, ResolveError> {
+        deps.require::<T>(&ProviderKey::of::<Config<T>>())
+            .map(Config)
+    }
+}
+
+type LoadFn =
+    fn(&'static str, Option<config::Value>, Environment) -> Result<Instance, Vec<Problem>>;
+
+/// A declared section: where it lives and how to load it.
+#[derive(Clone, Copy)]
+pub(crate) struct SectionDef {
+    pub(crate) path: &'static str,
+    pub(crate) key: ProviderKey,
+    load: LoadFn,
+}
+
+impl SectionDef {
+    pub(crate) fn of<T: ConfigSection>(path: &'static str) -> Self {
+        Self {
+            path,
+            key: ProviderKey::of::<Config<T>>(),
+            load: load_section::<T>,
+        }
+    }
+
+    /// Loads, validates and checks this section from its raw value.
+    pub(crate) fn load(
+        &self,
+        value: Option<config::Value>,
+        env: Environment,
+    ) -> Result<Instance, Vec<Problem>> {
+        (self.load)(self.path, value, env)
+    }
+}
+
+fn load_section<T: ConfigSection>(
+    path: &'static str,
+    value: Option<config::Value>,
+    env: Environment,
+) -> Result<Instance, Vec<Problem>> {
+    let section: T = parse_section(path, value)?;
+    let mut problems = validation_problems(path, section.validate());
+    let mut checks = SectionProblems::new(path);
+    section.check(env, &mut checks);
+    problems.extend(checks.into_problems());
+    if problems.is_empty() {
+        Ok(erase(Arc::new(section)))
+    } else {
+        Err(problems)
+    }
+}
+
+/// Deserializes `T` from a section's raw value, reporting unknown keys and the first
+/// malformed or missing value, path-qualified.
+pub(crate) fn parse_section<T: DeserializeOwned>(
+    path: &str,
+    value: Option<config::Value>,
+) -> Result<T, Vec<Problem>> {
+    let value = value
+        .unwrap_or_else(|| config::Value::new(None, config::ValueKind::Table(config::Map::new())));
+    let mut unknown = Vec::new();
+    let mut track = serde_path_to_error::Track::new();
+    let mut on_unknown = |p: serde_ignored::Path<'_>| unknown.push(p.to_string());
+    let result = {
+        let ignoring = serde_ignored::Deserializer::new(value, &mut on_unknown);
+        let tracked = serde_path_to_error::Deserializer::new(ignoring, &mut track);
+        T::deserialize(tracked)
+    };
+    let mut problems: Vec<Problem> = unknown
+        .into_iter()
+        .map(|key| {
+            Problem::config(
+                join(path, &key),
+                "unknown key: no such setting in this section (check the spelling)",
+            )
+        })
+        .collect();
+    match result {
+        Ok(section) if problems.is_empty() => Ok(section),
+        Ok(_) => Err(problems),
+        Err(error) => {
+            let at = track.path().to_string();
+            let at = if at == "." { String::new() } else { at };
+            let message = error.to_string();
+            let problem = match message
+                .strip_prefix("missing field `")
+                .and_then(|rest| rest.split('`').next())
+            {
+                Some(field) => {
+                    let full = join(path, &join(&at, field));
+                    let var = format!("APP__{}", full.replace('.', "__").to_ascii_uppercase());
+                    Problem::config(
+                        full,
+                        format!("required, but not set: add it to a config file or set {var}"),
+                    )
+                }
+                None => Problem::config(join(path, &at), message),
+            };
+            problems.push(problem);
+            Err(problems)
+        }
+    }
+}
+
+fn join(parent: &str, child: &str) -> String {
+    match (parent.is_empty(), child.is_empty()) {
+        (true, _) => child.to_string(),
+        (_, true) => parent.to_string(),
+        _ => format!("{parent}.{child}"),
+    }
+}
+
+/// Turns `validator` errors into problems. Values are never echoed (they may be secrets).
+pub(crate) fn validation_problems(
+    path: &str,
+    result: Result<(), ValidationErrors>,
+) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    if let Err(errors) = result {
+        collect_validation(path, &errors, &mut problems);
+    }
+    problems
+}
+
+fn collect_validation(path: &str, errors: &ValidationErrors, out: &mut Vec<Problem>) {
+    for (field, kind) in errors.errors() {
+        let field_path = if field == "__all__" {
+            path.to_string()
+        } else {
+            join(path, field)
+        };
+        match kind {
+            ValidationErrorsKind::Field(list) => {
+                for error in list {
+                    out.push(Problem::config(field_path.clone(), describe(error)));
+                }
+            }
+            ValidationErrorsKind::Struct(inner) => collect_validation(&field_path, inner, out),
+            ValidationErrorsKind::List(items) => {
+                for (index, inner) in items {
+                    collect_validation(&format!("{field_path}[{index}]"), inner, out);
+                }
+            }
+        }
+    }
+}
+
+fn describe(error: &validator::ValidationError) -> String {
+    if let Some(message) = &error.message {
+        return message.to_string();
+    }
+    let param = |name: &str| error.params.get(name).map(|v| v.to_string());
+    match (
+        error.code.as_ref(),
+        param("min"),
+        param("max"),
+        param("equal"),
+    ) {
+        ("range", Some(min), Some(max), _) => format!("must be between {min} and {max}"),
+        ("range", Some(min), None, _) => format!("must be at least {min}"),
+        ("range", None, Some(max), _) => format!("must be at most {max}"),
+        ("length", _, _, Some(equal)) => format!("length must be exactly {equal}"),
+        ("length", Some(min), Some(max), _) => format!("length must be between {min} and {max}"),
+        ("length", Some(min), None, _) => format!("length must be at least {min}"),
+        ("length", None, Some(max), _) => format!("length must be at most {max}"),
+        ("email", ..) => "must be a valid email address".into(),
+        ("url", ..) => "must be a valid URL".into(),
+        ("required", ..) => "is required".into(),
+        ("regex", ..) => "has an invalid format".into(),
+        ("contains", ..) => "does not contain the required text".into(),
+        (code, ..) => format!("failed the `{code}` check"),
+    }
+}

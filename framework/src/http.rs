@@ -1,0 +1,139 @@
+//! HTTP: the [`Inject<T>`] extractor, per-request scopes, and the app router with its
+//! tower-http layers (tracing, request id, timeout, body limit).
+
+use std::ops::Deref;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderName, StatusCode};
+use axum::response::{IntoResponse, Response};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::config::ServerConfig;
+use crate::container::{Container, RequestScope};
+use crate::error::ResolveError;
+
+/// Extracts a provider in a handler: the singleton, a new transient, or this request's
+/// instance of a request-scoped provider (built once per request, shared by every
+/// `Inject` of the same type in it).
+///
+/// ```
+/// use axum::{routing::get, Router};
+/// use framework::http::Inject;
+///
+/// struct Greeter;
+/// impl Greeter { fn greet(&self) -> &'static str { "hello" } }
+///
+/// async fn hello(greeter: Inject<Greeter>) -> &'static str { greeter.greet() }
+/// let router: Router = Router::new().route("/hello", get(hello));
+/// # let _ = router;
+/// ```
+pub struct Inject<T: ?Sized>(pub Arc<T>);
+
+impl<T: ?Sized> Deref for Inject<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+/// Why [`Inject`] failed: 500, with the reason logged (not shown to the client).
+#[derive(Debug)]
+pub struct InjectRejection(ResolveError);
+
+impl IntoResponse for InjectRejection {
+    fn into_response(self) -> Response {
+        tracing::error!(error = %self.0, "dependency injection failed in a request");
+        (StatusCode::INTERNAL_SERVER_ERROR, "internal server error").into_response()
+    }
+}
+
+impl<S: Send + Sync, T: ?Sized + Send + Sync + 'static> FromRequestParts<S> for Inject<T> {
+    type Rejection = InjectRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let scope = parts
+            .extensions
+            .get::<Arc<RequestScope>>()
+            .cloned()
+            .ok_or(InjectRejection(ResolveError::OutsideRequest {
+                key: crate::key::ProviderKey::of::<T>(),
+            }))?;
+        scope
+            .resolve::<T>()
+            .await
+            .map(Inject)
+            .map_err(InjectRejection)
+    }
+}
+
+/// Information about the current request, injectable into request-scoped providers.
+#[derive(Debug, Clone)]
+pub struct RequestInfo {
+    /// Method.
+    pub method: axum::http::Method,
+    /// Path and query.
+    pub uri: axum::http::Uri,
+    /// Headers.
+    pub headers: axum::http::HeaderMap,
+    /// The `x-request-id` assigned to the request.
+    pub request_id: Option<String>,
+}
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Assembles the application router: every module's routes under the global prefix, a
+/// request scope per request, and the tower-http layers.
+pub(crate) fn app_router(
+    container: &Arc<Container>,
+    routers: Vec<Router>,
+    server: &ServerConfig,
+) -> Router {
+    let mut merged = Router::new();
+    for router in routers {
+        merged = merged.merge(router);
+    }
+    let app = if server.global_prefix.is_empty() {
+        merged
+    } else {
+        Router::new().nest(&server.global_prefix, merged)
+    };
+    let container = Arc::clone(container);
+    let with_scope = axum::middleware::from_fn(
+        move |mut request: axum::extract::Request, next: axum::middleware::Next| {
+            let scope = Arc::new(RequestScope::new(Arc::clone(&container)));
+            let info = RequestInfo {
+                method: request.method().clone(),
+                uri: request.uri().clone(),
+                headers: request.headers().clone(),
+                request_id: request
+                    .headers()
+                    .get(&REQUEST_ID)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string),
+            };
+            scope.seed(
+                crate::key::ProviderKey::of::<RequestInfo>(),
+                crate::inject::erase(Arc::new(info)),
+            );
+            request.extensions_mut().insert(scope);
+            next.run(request)
+        },
+    );
+    app.layer(with_scope)
+        .layer(axum::extract::DefaultBodyLimit::max(server.body_limit))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(
+            server.body_limit,
+        ))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            server.request_timeout,
+        ))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(TraceLayer::new_for_http())
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
