@@ -116,7 +116,8 @@ pub fn short_type_name(full: &str) -> String {
             continue;
         }
         out.push(c as char);
-        if !(c.is_ascii_alphanumeric() || c == b'_') {
+        // `{` and `}` belong to path segments such as `{{closure}}` (items declared in fns).
+        if !(c.is_ascii_alphanumeric() || matches!(c, b'_' | b'{' | b'}')) {
             segment_start = out.len();
         }
         i += 1;
@@ -140,6 +141,7 @@ mod tests {
         );
         assert_eq!(short_type_name("u32"), "u32");
         assert_eq!(short_type_name("(a::B, c::D)"), "(B, D)");
+        assert_eq!(short_type_name("tests::f::{{closure}}::Broken"), "Broken");
     }
 
     #[test]

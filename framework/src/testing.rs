@@ -98,6 +98,14 @@ pub struct TestApp {
     prepared: Prepared,
 }
 
+impl std::fmt::Debug for TestApp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestApp")
+            .field("container", &self.prepared.container)
+            .finish()
+    }
+}
+
 impl TestApp {
     /// The container.
     pub fn container(&self) -> &Arc<Container> {
