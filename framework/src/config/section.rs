@@ -211,10 +211,16 @@ pub(crate) fn parse_section<T: DeserializeOwned>(
             let at = track.path().to_string();
             let at = if at == "." { String::new() } else { at };
             let message = error.to_string();
-            let problem = match message
+            // serde says "missing field `x`"; the config crate says "missing configuration field \"x\"".
+            let missing = message
                 .strip_prefix("missing field `")
                 .and_then(|rest| rest.split('`').next())
-            {
+                .or_else(|| {
+                    message
+                        .strip_prefix("missing configuration field \"")
+                        .and_then(|rest| rest.split('"').next())
+                });
+            let problem = match missing {
                 Some(field) => {
                     let full = join(path, &join(&at, field));
                     let var = format!("APP__{}", full.replace('.', "__").to_ascii_uppercase());
