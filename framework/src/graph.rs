@@ -397,9 +397,10 @@ pub(crate) fn check(
                 problems.push(Problem::graph(
                     name(consumer.module),
                     format!(
-                        "module `{}`: {} is built once at start-up but needs `{}`, which is {}{} and only exists inside a request: {fix}",
+                        "module `{}`: {} {} built once at start-up but needs `{}`, which is {}{} and only exists inside a request: {fix}",
                         name(consumer.module),
                         consumer.what,
+                        if consumer.what == "its routes" { "are" } else { "is" },
                         dep.key,
                         providers[q].def.scope,
                         if providers[q].def.scope == Scope::Transient { " and depends on a request-scoped provider" } else { "" },
