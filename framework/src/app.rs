@@ -208,7 +208,7 @@ pub(crate) async fn prepare(
     if let (true, Some(log)) = (logging, &log) {
         crate::logging::init(log);
     }
-    let toggles: ModuleToggles = parse_section(&"modules", value_at(&raw, "modules"))
+    let toggles: ModuleToggles = parse_section("modules", value_at(&raw, "modules"))
         .unwrap_or_else(|found| {
             problems.extend(found);
             ModuleToggles::new()

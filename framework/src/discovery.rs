@@ -21,7 +21,7 @@
 //! let found = app.container().discover::<Checks>();
 //! assert_eq!(found.len(), 1);
 //! assert_eq!(*found[0].item, "db");
-//! assert_eq!(found[0].module, "app");
+//! assert_eq!(&*found[0].module, "app");
 //! # });
 //! ```
 

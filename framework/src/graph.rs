@@ -151,10 +151,10 @@ pub(crate) fn flatten(root: &Module, toggles: &ModuleToggles) -> Flattened {
     }
     let mut imports = vec![Vec::new(); walk.order.len()];
     for (from, to) in &walk.edges {
-        if let (Some(&f), Some(&t)) = (walk.by_name.get(from), walk.by_name.get(to)) {
-            if !imports[f].contains(&t) {
-                imports[f].push(t);
-            }
+        if let (Some(&f), Some(&t)) = (walk.by_name.get(from), walk.by_name.get(to))
+            && !imports[f].contains(&t)
+        {
+            imports[f].push(t);
         }
     }
     Flattened {

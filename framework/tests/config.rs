@@ -2,8 +2,6 @@
 //! toggles, and secrets — with the exact messages asserted.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::Arc;
-
 use framework::{
     Config, ConfigSection, ConfigSources, Environment, Error, Module, Provider, Secret,
     SectionProblems, TestingModule,
