@@ -514,3 +514,87 @@ async fn hooks_on_non_singletons_are_rejected() {
         ]
     );
 }
+
+// ---- dynamic modules ----
+
+#[derive(Debug, Clone, serde::Deserialize, validator::Validate)]
+struct CacheOptions {
+    #[validate(range(min = 1))]
+    capacity: usize,
+}
+impl framework::ConfigSection for CacheOptions {}
+
+struct CacheClient {
+    capacity: usize,
+}
+
+struct CacheModule;
+impl CacheModule {
+    fn module(options: Provider<CacheOptions>) -> Module {
+        Module::new("cache")
+            .provider(options)
+            .provider(Provider::factory(|o: Arc<CacheOptions>| CacheClient {
+                capacity: o.capacity,
+            }))
+            .export::<CacheClient>()
+    }
+    fn for_root(options: CacheOptions) -> Module {
+        Self::module(Provider::value(options))
+    }
+    fn for_root_async() -> Module {
+        Self::module(Provider::async_factory(
+            |cfg: framework::Config<CacheOptions>| async move {
+                tokio::task::yield_now().await;
+                Ok::<_, std::convert::Infallible>(CacheOptions {
+                    capacity: cfg.capacity * 2,
+                })
+            },
+        ))
+        .config::<CacheOptions>("cache")
+    }
+}
+
+#[tokio::test]
+async fn for_root_and_for_root_async_configure_a_dynamic_module() {
+    let app = build(Module::new("app").import(CacheModule::for_root(CacheOptions { capacity: 3 })))
+        .await
+        .unwrap();
+    assert_eq!(app.get::<CacheClient>().unwrap().capacity, 3);
+
+    let app = TestingModule::new(Module::new("app").import(CacheModule::for_root_async()))
+        .config("[cache]\ncapacity = 5")
+        .build()
+        .await
+        .unwrap();
+    assert_eq!(app.get::<CacheClient>().unwrap().capacity, 10);
+}
+
+pub struct Stamp(usize);
+
+#[injectable(scope = "transient")]
+impl Stamp {
+    async fn new() -> Self {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        Stamp(NEXT.fetch_add(1, Ordering::SeqCst))
+    }
+}
+
+pub struct Greeting(String);
+
+#[injectable(constructor = "create")]
+impl Greeting {
+    fn create(stamp: Arc<Stamp>) -> Result<Self, std::fmt::Error> {
+        Ok(Greeting(format!("hi #{}", stamp.0)))
+    }
+}
+
+#[tokio::test]
+async fn injectable_arguments_set_scope_and_constructor() {
+    let app = build(Module::new("app").provide::<Stamp>().provide::<Greeting>())
+        .await
+        .unwrap();
+    let first = app.container().resolve::<Stamp>().await.unwrap();
+    let second = app.container().resolve::<Stamp>().await.unwrap();
+    assert_ne!(first.0, second.0, "transient: a new instance each time");
+    assert!(app.get::<Greeting>().unwrap().0.starts_with("hi #"));
+}
