@@ -17,6 +17,7 @@ use crate::config::{
     value_at,
 };
 use crate::container::Container;
+use crate::discovery::Discovery;
 use crate::error::{Error, Problem, Report, ResolveError};
 use crate::graph::{self, PlannedProvider};
 use crate::http::{RequestInfo, app_router};
@@ -25,6 +26,9 @@ use crate::key::ProviderKey;
 use crate::lifecycle::{Phase, Readiness};
 use crate::module::{Module, RouteDef};
 use crate::provider::{Provider, ProviderDef};
+
+/// The name of the framework's built-in global module.
+pub(crate) const FRAMEWORK_MODULE: &str = "framework";
 
 /// Sections the framework itself reads.
 const FRAMEWORK_SECTIONS: [&str; 3] = ["server", "log", "modules"];
@@ -96,10 +100,22 @@ impl App {
 
     /// Starts, serves until SIGTERM or SIGINT, then shuts down gracefully.
     pub async fn run(self) -> Result<(), Error> {
-        let running = self.start().await?;
-        wait_for_signal().await;
-        tracing::info!("shutdown signal received");
-        running.shutdown().await
+        let mut running = self.start().await?;
+        let failure = tokio::select! {
+            () = wait_for_signal() => None,
+            error = running.server_failure() => Some(error),
+        };
+        match failure {
+            None => {
+                tracing::info!("shutdown signal received");
+                running.shutdown().await
+            }
+            Some(error) => {
+                tracing::error!(%error, "HTTP server failed; shutting down");
+                let _ = running.shutdown().await;
+                Err(error)
+            }
+        }
     }
 
     /// Builds and starts serving; returns a handle to stop it.
@@ -161,7 +177,7 @@ fn load_builtin<T: crate::ConfigSection>(
     problems: &mut Vec<Problem>,
 ) -> Option<Arc<T>> {
     match SectionDef::of::<T>(path).load(value_at(raw, path), env) {
-        Ok(instance) => downcast::<T>(&instance),
+        Ok(instance) => downcast::<crate::Config<T>>(&instance).map(|config| config.arc()),
         Err(found) => {
             problems.extend(found);
             None
@@ -235,7 +251,7 @@ pub(crate) async fn prepare(
     }
 
     // The framework's own global module comes first.
-    flat.modules.insert(0, Module::new("framework"));
+    flat.modules.insert(0, Module::new(FRAMEWORK_MODULE));
     for imports in &mut flat.imports {
         for i in imports.iter_mut() {
             *i += 1;
@@ -244,6 +260,7 @@ pub(crate) async fn prepare(
     flat.imports.insert(0, Vec::new());
 
     let readiness = Arc::new(Readiness::default());
+    let discovery = Arc::new(Discovery::default());
     let everywhere = |module: usize, def: ProviderDef| PlannedProvider {
         module,
         def,
@@ -252,6 +269,7 @@ pub(crate) async fn prepare(
     let mut extra = vec![
         everywhere(0, Provider::value(env).into()),
         everywhere(0, Provider::arc_value(Arc::clone(&readiness)).into()),
+        everywhere(0, Provider::arc_value(Arc::clone(&discovery)).into()),
         everywhere(
             0,
             Provider::<RequestInfo>::try_factory(|(): ()| {
@@ -316,8 +334,12 @@ pub(crate) async fn prepare(
         .flat_map(|m| m.routes.iter().map(|r| (Arc::clone(&m.name), r.clone())))
         .collect();
     let container = Arc::new(Container::build(plan).await?);
+    discovery.attach(&container);
     for phase in Phase::STARTUP {
-        container.run_hooks(phase, server.hook_timeout).await?;
+        if let Err(error) = container.run_hooks(phase, server.hook_timeout).await {
+            run_shutdown_hooks(&container, server.hook_timeout).await;
+            return Err(error);
+        }
     }
     Ok(Prepared {
         container,
@@ -325,6 +347,21 @@ pub(crate) async fn prepare(
         routes,
         readiness,
     })
+}
+
+/// Runs every shutdown phase, logging failures; used when start-up fails after some
+/// start-up hooks already ran, so resources they opened are released.
+pub(crate) async fn run_shutdown_hooks(
+    container: &Container,
+    timeout: std::time::Duration,
+) -> Option<Error> {
+    let mut first_error = None;
+    for phase in Phase::SHUTDOWN {
+        if let Err(error) = container.run_hooks(phase, timeout).await {
+            first_error.get_or_insert(error);
+        }
+    }
+    first_error
 }
 
 impl Prepared {
@@ -354,13 +391,24 @@ impl Prepared {
                     source: Box::new(error),
                 },
             )?;
-            routers.push(router);
+            routers.push((Arc::clone(module), router));
         }
-        Ok(app_router(&self.container, routers, &self.server))
+        app_router(&self.container, routers, &self.server)
     }
 
-    /// Binds the listener and serves in the background.
+    /// Binds the listener and serves in the background. If that fails after the start-up
+    /// hooks ran, the shutdown hooks run too, so resources they opened are released.
     pub(crate) async fn start(self) -> Result<RunningApp, Error> {
+        match self.listen().await {
+            Ok((router, listener, local)) => Ok(self.serve(router, listener, local)),
+            Err(error) => {
+                run_shutdown_hooks(&self.container, self.server.hook_timeout).await;
+                Err(error)
+            }
+        }
+    }
+
+    async fn listen(&self) -> Result<(Router, TcpListener, SocketAddr), Error> {
         let router = self.router().await?;
         let addr = format!("{}:{}", self.server.host, self.server.port);
         let listener = TcpListener::bind(&addr)
@@ -372,6 +420,10 @@ impl Prepared {
         let local = listener
             .local_addr()
             .map_err(|source| Error::Bind { addr, source })?;
+        Ok((router, listener, local))
+    }
+
+    fn serve(self, router: Router, listener: TcpListener, local: SocketAddr) -> RunningApp {
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {
             axum::serve(listener, router)
@@ -382,14 +434,14 @@ impl Prepared {
         });
         self.readiness.mark_ready();
         tracing::info!(address = %local, "listening on http://{local}");
-        Ok(RunningApp {
+        RunningApp {
             addr: local,
             container: self.container,
             server_config: self.server,
             readiness: self.readiness,
             stop: Some(stop_tx),
             server: Some(server),
-        })
+        }
     }
 }
 
@@ -444,23 +496,34 @@ impl RunningApp {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
-        if let Some(server) = self.server.take() {
-            match tokio::time::timeout(cfg.shutdown_timeout, server).await {
+        if let Some(mut server) = self.server.take() {
+            match tokio::time::timeout(cfg.shutdown_timeout, &mut server).await {
                 Ok(Ok(Ok(()))) => tracing::info!("in-flight requests finished"),
                 Ok(Ok(Err(error))) => tracing::error!(%error, "HTTP server failed while stopping"),
                 Ok(Err(error)) => tracing::error!(%error, "HTTP server task failed"),
                 Err(_) => {
-                    tracing::warn!(timeout = ?cfg.shutdown_timeout, "in-flight requests did not finish in time; closing anyway")
+                    tracing::warn!(timeout = ?cfg.shutdown_timeout, "in-flight requests did not finish in time; cancelling them");
+                    server.abort();
                 }
             }
         }
-        let mut first_error = None;
-        for phase in Phase::SHUTDOWN {
-            if let Err(error) = self.container.run_hooks(phase, cfg.hook_timeout).await {
-                first_error.get_or_insert(error);
-            }
-        }
+        let first_error = run_shutdown_hooks(&self.container, cfg.hook_timeout).await;
         tracing::info!("shutdown complete");
         first_error.map_or(Ok(()), Err)
+    }
+
+    /// Resolves if the server stops on its own (an I/O failure), with the error; pending
+    /// while it serves normally.
+    pub async fn server_failure(&mut self) -> Error {
+        let Some(server) = self.server.as_mut() else {
+            return std::future::pending().await;
+        };
+        let error = match server.await {
+            Ok(Ok(())) => std::io::Error::other("the HTTP server stopped unexpectedly"),
+            Ok(Err(error)) => error,
+            Err(join) => std::io::Error::other(join.to_string()),
+        };
+        self.server = None;
+        Error::Serve(error)
     }
 }

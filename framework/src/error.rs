@@ -60,6 +60,14 @@ pub enum Error {
         /// The configured timeout.
         timeout: Duration,
     },
+    /// Two modules' routes overlap.
+    #[error("module `{module}`: its routes cannot be merged with the others: {message}")]
+    Routes {
+        /// The module whose routes were being added.
+        module: String,
+        /// axum's explanation (usually an overlapping path).
+        message: String,
+    },
     /// The HTTP listener could not be bound.
     #[error("cannot listen on {addr}: {source} (check `server.host` / `server.port`)")]
     Bind {
@@ -106,6 +114,11 @@ pub enum ResolveError {
         /// The key asked for.
         key: ProviderKey,
     },
+    /// Discovery was used before the container was built.
+    #[error(
+        "discovery is not available yet: the container is still being built; call `discover` from `on_module_init` or later, not from a factory"
+    )]
+    DiscoveryNotReady,
     /// A transient or request-scoped factory failed.
     #[error("building `{key}` failed: {source}")]
     Factory {

@@ -52,7 +52,6 @@ pub(crate) fn flatten(root: &Module, toggles: &ModuleToggles) -> Flattened {
         toggles: &'a ModuleToggles,
         order: Vec<Module>,
         by_name: FxHashMap<Arc<str>, usize>,
-        in_progress: FxHashSet<Arc<str>>,
         edges: Vec<(Arc<str>, Arc<str>)>,
         seen_names: FxHashSet<Arc<str>>,
         first_shape: FxHashMap<Arc<str>, Module>,
@@ -71,7 +70,7 @@ pub(crate) fn flatten(root: &Module, toggles: &ModuleToggles) -> Flattened {
                     self.problems.push(Problem::graph(
                         &*module.name,
                         format!(
-                            "module `{}` is defined twice with different providers, exports or config sections: \
+                            "module `{}` is defined twice with different providers, imports, exports, routes or config sections: \
                              build it once (e.g. in a function) and import that same definition everywhere, or give each its own name",
                             module.name
                         ),
@@ -79,9 +78,14 @@ pub(crate) fn flatten(root: &Module, toggles: &ModuleToggles) -> Flattened {
                 }
                 return;
             }
+            if &*module.name == crate::app::FRAMEWORK_MODULE {
+                self.problems.push(Problem::graph(
+                    &*module.name,
+                    "the module name `framework` is reserved for the framework's built-in providers: rename your module",
+                ));
+            }
             self.first_shape
                 .insert(Arc::clone(&module.name), module.clone());
-            self.in_progress.insert(Arc::clone(&module.name));
             for import in &module.imports {
                 let child = &import.module;
                 self.seen_names.insert(Arc::clone(&child.name));
@@ -104,7 +108,6 @@ pub(crate) fn flatten(root: &Module, toggles: &ModuleToggles) -> Flattened {
                     .push((Arc::clone(&module.name), Arc::clone(&child.name)));
                 self.visit(child);
             }
-            self.in_progress.remove(&module.name);
             self.by_name
                 .insert(Arc::clone(&module.name), self.order.len());
             self.order.push(module.clone());
@@ -123,7 +126,6 @@ pub(crate) fn flatten(root: &Module, toggles: &ModuleToggles) -> Flattened {
         toggles,
         order: Vec::new(),
         by_name: FxHashMap::default(),
-        in_progress: FxHashSet::default(),
         edges: Vec::new(),
         seen_names: FxHashSet::default(),
         first_shape: FxHashMap::default(),
@@ -197,6 +199,19 @@ pub(crate) fn check(
         if let Some(replacement) = overrides.iter().find(|o| o.key == planned.def.key) {
             planned.def = replacement.clone();
         }
+    }
+    let root = flat.modules.last().map_or("app", |m| &*m.name);
+    for unmatched in overrides
+        .iter()
+        .filter(|o| !providers.iter().any(|p| p.def.key == o.key))
+    {
+        problems.push(Problem::graph(
+            root,
+            format!(
+                "the override for `{}` replaces nothing: no enabled module provides it (remove the override, or check its type and name)",
+                unmatched.key
+            ),
+        ));
     }
     let mut index: FxHashMap<ProviderKey, usize> = FxHashMap::default();
     for (i, planned) in providers.iter().enumerate() {

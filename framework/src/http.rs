@@ -15,7 +15,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::config::ServerConfig;
 use crate::container::{Container, RequestScope};
-use crate::error::ResolveError;
+use crate::error::{Error, ResolveError};
 
 /// Extracts a provider in a handler: the singleton, a new transient, or this request's
 /// instance of a request-scoped provider (built once per request, shared by every
@@ -90,12 +90,23 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// request scope per request, and the tower-http layers.
 pub(crate) fn app_router(
     container: &Arc<Container>,
-    routers: Vec<Router>,
+    routers: Vec<(Arc<str>, Router)>,
     server: &ServerConfig,
-) -> Router {
+) -> Result<Router, Error> {
     let mut merged = Router::new();
-    for router in routers {
-        merged = merged.merge(router);
+    for (module, router) in routers {
+        // axum panics on overlapping routes; turn that into an error naming the module.
+        let previous = merged.clone();
+        merged =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || previous.merge(router)))
+                .map_err(|panic| Error::Routes {
+                    module: module.to_string(),
+                    message: panic
+                        .downcast_ref::<String>()
+                        .cloned()
+                        .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_string()))
+                        .unwrap_or_else(|| "overlapping routes".into()),
+                })?;
     }
     let app = if server.global_prefix.is_empty() {
         merged
@@ -124,7 +135,8 @@ pub(crate) fn app_router(
             next.run(request)
         },
     );
-    app.layer(with_scope)
+    Ok(app
+        .layer(with_scope)
         .layer(axum::extract::DefaultBodyLimit::max(server.body_limit))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(
             server.body_limit,
@@ -135,5 +147,5 @@ pub(crate) fn app_router(
         ))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(TraceLayer::new_for_http())
-        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid)))
 }

@@ -52,7 +52,7 @@ mod testing;
 pub use app::{App, RunningApp, wait_for_signal};
 pub use config::{Config, ConfigSection, ConfigSources, Environment, Secret, SectionProblems};
 pub use container::{Container, RequestScope};
-pub use discovery::{ContributionKind, Discovered};
+pub use discovery::{ContributionKind, Discovered, Discovery};
 pub use error::{BoxError, Error, Problem, Report, ResolveError, Result};
 pub use framework_macros::{contribute, injectable};
 pub use inject::{

@@ -20,6 +20,18 @@ pub(crate) struct RouteDef {
     pub(crate) build: RouterFn,
 }
 
+/// The structure of a module definition, compared when two definitions share a name.
+#[derive(PartialEq)]
+pub(crate) struct ModuleShape {
+    providers: Vec<(ProviderKey, crate::provider::Scope)>,
+    exports: Vec<ProviderKey>,
+    reexports: Vec<Arc<str>>,
+    imports: Vec<(Arc<str>, bool)>,
+    sections: Vec<&'static str>,
+    routes: usize,
+    global: bool,
+}
+
 /// An import of another module.
 #[derive(Clone)]
 pub(crate) struct Import {
@@ -186,13 +198,22 @@ impl Module {
         self.routes(move |(): ()| router.clone())
     }
 
-    /// A short fingerprint of the definition, to tell two different modules sharing a name apart.
-    pub(crate) fn shape(&self) -> (Vec<ProviderKey>, Vec<ProviderKey>, Vec<&'static str>) {
-        (
-            self.providers.iter().map(|p| p.key).collect(),
-            self.exports.clone(),
-            self.sections.iter().map(|s| s.path).collect(),
-        )
+    /// A fingerprint of the definition, to tell two different modules sharing a name apart.
+    /// Provider *values* cannot be compared; everything structural is.
+    pub(crate) fn shape(&self) -> ModuleShape {
+        ModuleShape {
+            providers: self.providers.iter().map(|p| (p.key, p.scope)).collect(),
+            exports: self.exports.clone(),
+            reexports: self.reexports.clone(),
+            imports: self
+                .imports
+                .iter()
+                .map(|i| (Arc::clone(&i.module.name), i.optional))
+                .collect(),
+            sections: self.sections.iter().map(|s| s.path).collect(),
+            routes: self.routes.len(),
+            global: self.global,
+        }
     }
 }
 

@@ -9,7 +9,6 @@ use crate::app::{Prepared, RunningApp, prepare};
 use crate::config::{ConfigSources, Environment};
 use crate::container::Container;
 use crate::error::{Error, ResolveError};
-use crate::lifecycle::Phase;
 use crate::module::Module;
 use crate::provider::{Provider, ProviderDef};
 
@@ -129,14 +128,12 @@ impl TestApp {
         self.prepared.start().await
     }
 
-    /// Runs the shutdown hooks without serving.
+    /// Runs the shutdown hooks without serving. Like [`RunningApp::shutdown`], every phase
+    /// runs even if one fails; the first error is returned.
     pub async fn close(self) -> Result<(), Error> {
-        for phase in Phase::SHUTDOWN {
-            self.prepared
-                .container
-                .run_hooks(phase, self.prepared.server.hook_timeout)
-                .await?;
-        }
-        Ok(())
+        let timeout = self.prepared.server.hook_timeout;
+        crate::app::run_shutdown_hooks(&self.prepared.container, timeout)
+            .await
+            .map_or(Ok(()), Err)
     }
 }

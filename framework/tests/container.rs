@@ -480,7 +480,7 @@ async fn a_module_imported_twice_is_built_once() {
     assert_eq!(
         problems(different).await,
         [
-            "module `shared` is defined twice with different providers, exports or config sections: build it once (e.g. in a function) and import that same definition everywhere, or give each its own name"
+            "module `shared` is defined twice with different providers, imports, exports, routes or config sections: build it once (e.g. in a function) and import that same definition everywhere, or give each its own name"
         ]
     );
 }
@@ -597,4 +597,28 @@ async fn injectable_arguments_set_scope_and_constructor() {
     let second = app.container().resolve::<Stamp>().await.unwrap();
     assert_ne!(first.0, second.0, "transient: a new instance each time");
     assert!(app.get::<Greeting>().unwrap().0.starts_with("hi #"));
+}
+
+#[tokio::test]
+async fn an_override_that_replaces_nothing_is_reported() {
+    struct Unused;
+    let error = TestingModule::new(Module::new("app"))
+        .override_provider(Provider::value(Unused))
+        .build()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "the application cannot start: 1 problem found\n  - the override for `Unused` replaces nothing: no enabled module provides it (remove the override, or check its type and name)\n"
+    );
+}
+
+#[tokio::test]
+async fn the_framework_module_name_is_reserved() {
+    assert_eq!(
+        problems(Module::new("app").import(Module::new("framework"))).await,
+        [
+            "the module name `framework` is reserved for the framework's built-in providers: rename your module"
+        ]
+    );
 }

@@ -286,3 +286,92 @@ async fn in_flight_requests_finish_during_shutdown() {
         "listener is closed"
     );
 }
+
+#[tokio::test]
+async fn overlapping_routes_are_an_error_naming_the_module_and_cleanup_hooks_run() {
+    let journal: Journal = Arc::default();
+    let a = Module::new("a").router(Router::new().route("/same", get(|| async { "a" })));
+    let b =
+        recording_module("b", &journal).router(Router::new().route("/same", get(|| async { "b" })));
+    let error = TestingModule::new(Module::new("app").import(a).import(b))
+        .build()
+        .await
+        .unwrap()
+        .start()
+        .await
+        .unwrap_err();
+    let text = error.to_string();
+    assert!(
+        text.starts_with("module `b`: its routes cannot be merged with the others:")
+            && text.contains("/same"),
+        "{text}"
+    );
+    let seen = journal.lock().unwrap().clone();
+    assert!(
+        seen.contains(&"on_application_shutdown:b".to_string()),
+        "shutdown hooks ran after the failed start: {seen:?}"
+    );
+}
+
+#[tokio::test]
+async fn config_sections_are_resolvable_and_injectable_in_handlers() {
+    #[derive(Debug, Clone, serde::Deserialize, validator::Validate)]
+    struct Shop {
+        name: String,
+    }
+    impl framework::ConfigSection for Shop {}
+    let module = Module::new("shop")
+        .config::<Shop>("shop")
+        .router(Router::new().route(
+            "/name",
+            get(|shop: Inject<framework::Config<Shop>>| async move { shop.name.clone() }),
+        ));
+    let app = TestingModule::new(module)
+        .config("[shop]\nname = \"corner\"")
+        .build()
+        .await
+        .unwrap();
+    assert_eq!(
+        app.container()
+            .get::<framework::Config<Shop>>()
+            .unwrap()
+            .name,
+        "corner"
+    );
+    let running = app.start().await.unwrap();
+    let body = reqwest::get(format!("{}/name", running.base_url()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(body, "corner");
+    running.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn discovery_is_injectable_and_refuses_use_inside_factories() {
+    struct Kind;
+    impl framework::ContributionKind for Kind {
+        type Item = u8;
+    }
+    struct Early(String);
+    let module = Module::new("app")
+        .provider(Provider::value(1_u8).contribute::<Kind, _>(|v: &Arc<u8>| **v))
+        .provider(Provider::factory(|d: Arc<framework::Discovery>| {
+            Early(d.discover::<Kind>().unwrap_err().to_string())
+        }));
+    let app = TestingModule::new(module).build().await.unwrap();
+    assert!(
+        app.get::<Early>()
+            .unwrap()
+            .0
+            .starts_with("discovery is not available yet")
+    );
+    let later = app
+        .get::<framework::Discovery>()
+        .unwrap()
+        .discover::<Kind>()
+        .unwrap();
+    assert_eq!(*later[0].item, 1);
+}

@@ -127,8 +127,8 @@ impl<T: Send + Sync + 'static> Inject for Config<T> {
         }
     }
     fn extract(deps: &Deps<'_>) -> Result<Self, ResolveError> {
-        deps.require::<T>(&ProviderKey::of::<Config<T>>())
-            .map(Config)
+        deps.require::<Config<T>>(&ProviderKey::of::<Config<T>>())
+            .map(|config| (*config).clone())
     }
 }
 
@@ -173,7 +173,7 @@ fn load_section<T: ConfigSection>(
     section.check(env, &mut checks);
     problems.extend(checks.into_problems());
     if problems.is_empty() {
-        Ok(erase(Arc::new(section)))
+        Ok(erase(Arc::new(Config::new(section))))
     } else {
         Err(problems)
     }
