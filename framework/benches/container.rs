@@ -98,7 +98,7 @@ fn resolve_singleton(c: &mut Criterion) {
     let mut group = c.benchmark_group("resolve_singleton");
     group
         .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(2))
+        .measurement_time(Duration::from_millis(1500))
         .sample_size(100);
 
     group.bench_function("baseline_arc_clone", |b| {
@@ -118,6 +118,15 @@ fn resolve_singleton(c: &mut Criterion) {
                 .get(&TypeId::of::<Service>())
                 .cloned()
                 .and_then(|any| any.downcast::<Service>().ok())
+        });
+    });
+    // Lookup alone, without touching the reference count (returns `&Service`).
+    group.bench_function("baseline_fx_hashmap_downcast_ref", |b| {
+        b.iter(|| {
+            black_box(&fx_map)
+                .get(&TypeId::of::<Service>())
+                .and_then(|any| any.downcast_ref::<Service>())
+                .map(|service| service as *const Service)
         });
     });
     group.bench_function("container_get", |b| {
@@ -251,8 +260,8 @@ fn build_graph_1000(c: &mut Criterion) {
     let mut group = c.benchmark_group("build_graph_1000");
     group
         .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(3))
-        .sample_size(30);
+        .measurement_time(Duration::from_secs(2))
+        .sample_size(20);
 
     // Baseline 1: the fixed cost of `TestingModule::build` (config, built-ins, one empty module).
     group.bench_function("baseline_empty_module", |b| {
