@@ -16,12 +16,12 @@ use crate::config::{
     ConfigSources, Environment, LogConfig, ModuleToggles, SectionDef, ServerConfig, parse_section,
     value_at,
 };
-use crate::container::Container;
+use crate::container::{Container, MapSource};
 use crate::discovery::Discovery;
 use crate::error::{Error, Problem, Report, ResolveError};
 use crate::graph::{self, PlannedProvider};
 use crate::http::{RequestInfo, app_router};
-use crate::inject::{Deps, Instance, InstanceSource, downcast};
+use crate::inject::{Deps, downcast};
 use crate::key::ProviderKey;
 use crate::lifecycle::{Phase, Readiness};
 use crate::module::{Module, RouteDef};
@@ -160,14 +160,6 @@ pub(crate) struct Prepared {
     pub(crate) server: ServerConfig,
     pub(crate) routes: Vec<(Arc<str>, RouteDef)>,
     pub(crate) readiness: Arc<Readiness>,
-}
-
-struct ValueSource<'a>(&'a FxHashMap<ProviderKey, Instance>);
-
-impl InstanceSource for ValueSource<'_> {
-    fn instance(&self, key: &ProviderKey) -> Option<Instance> {
-        self.0.get(key).cloned()
-    }
 }
 
 fn load_builtin<T: crate::ConfigSection>(
@@ -384,13 +376,14 @@ impl Prepared {
                     values.insert(dep.key, instance);
                 }
             }
-            let router = (route.build)(&Deps::new(&ValueSource(&values))).map_err(
-                |error: ResolveError| Error::Build {
-                    module: module.to_string(),
-                    key: ProviderKey::of::<Router>(),
-                    source: Box::new(error),
-                },
-            )?;
+            let router =
+                (route.build)(&Deps::new(&MapSource(&values))).map_err(|error: ResolveError| {
+                    Error::Build {
+                        module: module.to_string(),
+                        key: ProviderKey::of::<Router>(),
+                        source: Box::new(error),
+                    }
+                })?;
             routers.push((Arc::clone(module), router));
         }
         app_router(&self.container, routers, &self.server)

@@ -49,7 +49,8 @@ impl std::fmt::Debug for Container {
     }
 }
 
-struct MapSource<'a>(&'a FxHashMap<ProviderKey, Instance>);
+/// Dependencies gathered into a map, read by factories through [`Deps`].
+pub(crate) struct MapSource<'a>(pub(crate) &'a FxHashMap<ProviderKey, Instance>);
 
 impl InstanceSource for MapSource<'_> {
     fn instance(&self, key: &ProviderKey) -> Option<Instance> {

@@ -283,19 +283,12 @@ impl<T: ?Sized + Send + Sync + 'static> Provider<T> {
 
     /// Contributes one item of kind `K` for discovery, computed from the built instance.
     /// Contributions need a singleton provider.
-    pub fn contribute<K, F>(mut self, make: F) -> Self
+    pub fn contribute<K, F>(self, make: F) -> Self
     where
         K: ContributionKind,
         F: Fn(&Arc<T>) -> K::Item + Send + Sync + 'static,
     {
-        self.def.contributions.push(ErasedContribution {
-            kind: TypeId::of::<K>(),
-            make: Arc::new(move |instance: &Instance| {
-                downcast::<T>(instance)
-                    .map(|this| Box::new(make(&this)) as Box<dyn Any + Send + Sync>)
-            }),
-        });
-        self
+        self.with_contribution(Contribution::new::<K, F>(make))
     }
 
     /// Adds a contribution built elsewhere (used by contribution attribute macros).
