@@ -54,7 +54,7 @@ pub(crate) fn flatten(root: &Module, toggles: &ModuleToggles) -> Flattened {
         by_name: FxHashMap<Arc<str>, usize>,
         edges: Vec<(Arc<str>, Arc<str>)>,
         seen_names: FxHashSet<Arc<str>>,
-        first_shape: FxHashMap<Arc<str>, Module>,
+        first_shape: FxHashMap<Arc<str>, crate::module::ModuleShape>,
         problems: Vec<Problem>,
     }
 
@@ -66,7 +66,7 @@ pub(crate) fn flatten(root: &Module, toggles: &ModuleToggles) -> Flattened {
         fn visit(&mut self, module: &Module) {
             self.seen_names.insert(Arc::clone(&module.name));
             if let Some(first) = self.first_shape.get(&module.name) {
-                if first.shape() != module.shape() {
+                if *first != module.shape() {
                     self.problems.push(Problem::graph(
                         &*module.name,
                         format!(
@@ -85,7 +85,7 @@ pub(crate) fn flatten(root: &Module, toggles: &ModuleToggles) -> Flattened {
                 ));
             }
             self.first_shape
-                .insert(Arc::clone(&module.name), module.clone());
+                .insert(Arc::clone(&module.name), module.shape());
             for import in &module.imports {
                 let child = &import.module;
                 self.seen_names.insert(Arc::clone(&child.name));

@@ -35,7 +35,8 @@ pub(crate) struct ModuleShape {
 /// An import of another module.
 #[derive(Clone)]
 pub(crate) struct Import {
-    pub(crate) module: Module,
+    /// Shared, so cloning a module does not copy its whole import tree.
+    pub(crate) module: Arc<Module>,
     pub(crate) optional: bool,
 }
 
@@ -100,7 +101,7 @@ impl Module {
     /// Imports a module: its exports become visible to this module's providers.
     pub fn import(mut self, module: Module) -> Self {
         self.imports.push(Import {
-            module,
+            module: Arc::new(module),
             optional: false,
         });
         self
@@ -110,7 +111,7 @@ impl Module {
     /// Depend on its providers with `Option<Arc<T>>`.
     pub fn import_optional(mut self, module: Module) -> Self {
         self.imports.push(Import {
-            module,
+            module: Arc::new(module),
             optional: true,
         });
         self
