@@ -177,6 +177,22 @@ fn load_builtin<T: crate::ConfigSection>(
     }
 }
 
+/// Every environment-variable alias declared anywhere in the tree.
+fn collect_env_aliases(
+    module: &Module,
+    out: &mut Vec<(&'static str, &'static str)>,
+    seen: &mut Vec<Arc<str>>,
+) {
+    if seen.contains(&module.name) {
+        return;
+    }
+    seen.push(Arc::clone(&module.name));
+    out.extend(module.env_aliases.iter().copied());
+    for import in &module.imports {
+        collect_env_aliases(&import.module, out, seen);
+    }
+}
+
 /// Every config section path declared anywhere in the tree, enabled or not.
 fn all_section_roots(module: &Module, out: &mut Vec<&'static str>, seen: &mut Vec<Arc<str>>) {
     if seen.contains(&module.name) {
@@ -208,7 +224,9 @@ pub(crate) async fn prepare(
             Error::Invalid(Report::new(vec![Problem::config("APP_ENV", e.to_string())]))
         })?,
     };
-    let raw = sources.load(env)?;
+    let mut aliases = Vec::new();
+    collect_env_aliases(&root, &mut aliases, &mut Vec::new());
+    let raw = sources.load(env, &aliases)?;
     let mut problems = Vec::new();
 
     let server = load_builtin::<ServerConfig>(&raw, "server", env, &mut problems);

@@ -75,6 +75,7 @@ pub struct Module {
     pub(crate) global: bool,
     pub(crate) routes: Vec<RouteDef>,
     pub(crate) sections: Vec<SectionDef>,
+    pub(crate) env_aliases: Vec<(&'static str, &'static str)>,
 }
 
 impl Module {
@@ -90,6 +91,7 @@ impl Module {
             global: false,
             routes: Vec::new(),
             sections: Vec::new(),
+            env_aliases: Vec::new(),
         }
     }
 
@@ -160,6 +162,14 @@ impl Module {
     /// and injectable as [`Config<T>`](crate::Config).
     pub fn config<T: ConfigSection>(mut self, path: &'static str) -> Self {
         self.sections.push(SectionDef::of::<T>(path));
+        self
+    }
+
+    /// Reads the environment variable `var` (e.g. `INNGEST_SIGNING_KEY`, a name other tools
+    /// already use) into the config key `path` (e.g. `inngest.signing_key`) **when no config
+    /// file and no `APP__…` variable sets that key**: explicit configuration wins.
+    pub fn env_alias(mut self, var: &'static str, path: &'static str) -> Self {
+        self.env_aliases.push((var, path));
         self
     }
 

@@ -60,7 +60,8 @@ impl TestingModule {
         self
     }
 
-    /// Adds an `APP__…` environment variable (the process environment is never read).
+    /// Adds an environment variable (`APP__…`, or one a module aliases with
+    /// `Module::env_alias`); the process environment is never read.
     pub fn env_var(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.sources = self.sources.var(name, value);
         self

@@ -300,3 +300,59 @@ fn unknown_app_env_is_reported() {
             .contains("use development, test, staging or production")
     );
 }
+
+#[tokio::test]
+async fn env_aliases_fill_keys_that_config_leaves_unset() {
+    #[derive(Debug, Clone, Deserialize, Validate)]
+    struct Remote {
+        #[serde(default)]
+        dev: bool,
+        #[serde(default)]
+        signing_key: Option<Secret>,
+        base_url: Option<String>,
+    }
+    impl ConfigSection for Remote {}
+    struct Seen(bool, Option<String>, Option<String>);
+    let module = || {
+        Module::new("remote")
+            .config::<Remote>("remote")
+            .env_alias("REMOTE_DEV", "remote.dev")
+            .env_alias("REMOTE_SIGNING_KEY", "remote.signing_key")
+            .env_alias("REMOTE_BASE_URL", "remote.base_url")
+            .provider(Provider::factory(|c: Config<Remote>| {
+                Seen(
+                    c.dev,
+                    c.signing_key.as_ref().map(|k| k.expose().to_string()),
+                    c.base_url.clone(),
+                )
+            }))
+    };
+    let app = TestingModule::new(module())
+        .config("[remote]\nbase_url = \"http://from-file\"")
+        .env_var("REMOTE_DEV", "true")
+        .env_var("REMOTE_SIGNING_KEY", "signkey-test-00")
+        .env_var("REMOTE_BASE_URL", "http://from-alias")
+        .build()
+        .await
+        .unwrap();
+    let seen = app.get::<Seen>().unwrap();
+    assert!(seen.0, "alias fills an unset bool");
+    assert_eq!(seen.1.as_deref(), Some("signkey-test-00"));
+    assert_eq!(
+        seen.2.as_deref(),
+        Some("http://from-file"),
+        "explicit config wins over the alias"
+    );
+
+    let app = TestingModule::new(module())
+        .env_var("REMOTE_BASE_URL", "http://from-alias")
+        .env_var("APP__REMOTE__BASE_URL", "http://from-app-var")
+        .build()
+        .await
+        .unwrap();
+    assert_eq!(
+        app.get::<Seen>().unwrap().2.as_deref(),
+        Some("http://from-app-var"),
+        "APP__ variables win too"
+    );
+}

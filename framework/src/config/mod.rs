@@ -64,10 +64,32 @@ impl ConfigSources {
         self
     }
 
-    /// Reads and merges every layer.
-    pub(crate) fn load(&self, env: Environment) -> Result<config::Config, Error> {
+    /// The value of an environment variable: from the explicit map when one was given,
+    /// otherwise from the process environment. Empty values count as unset.
+    fn var_value(&self, name: &str) -> Option<String> {
+        let value = match &self.vars {
+            Some(map) => map.get(name).cloned(),
+            None => std::env::var(name).ok(),
+        };
+        value.filter(|v| !v.trim().is_empty())
+    }
+
+    /// Reads and merges every layer. `aliases` map foreign variables (`INNGEST_DEV`) to
+    /// config keys; they sit below every file and `APP__` variable.
+    pub(crate) fn load(
+        &self,
+        env: Environment,
+        aliases: &[(&'static str, &'static str)],
+    ) -> Result<config::Config, Error> {
         use config::{File, FileFormat};
         let mut builder = config::Config::builder();
+        for (var, path) in aliases {
+            if let Some(value) = self.var_value(var) {
+                builder = builder
+                    .set_default(*path, value)
+                    .map_err(|e| Error::ConfigLoad(format!("{var} → {path}: {e}")))?;
+            }
+        }
         if let Some(dir) = &self.dir {
             for name in ["default", env.as_str(), "local"] {
                 let path = dir.join(format!("{name}.toml"));
