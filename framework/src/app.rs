@@ -260,15 +260,6 @@ pub(crate) async fn prepare(
         }
     }
 
-    // The framework's own global module comes first.
-    flat.modules.insert(0, Module::new(FRAMEWORK_MODULE));
-    for imports in &mut flat.imports {
-        for i in imports.iter_mut() {
-            *i += 1;
-        }
-    }
-    flat.imports.insert(0, Vec::new());
-
     let readiness = Arc::new(Readiness::default());
     let discovery = Arc::new(Discovery::default());
     let everywhere = |module: usize, def: ProviderDef| PlannedProvider {
@@ -322,12 +313,7 @@ pub(crate) async fn prepare(
                     Arc::new(())
                 }
             };
-            let mut def: ProviderDef = Provider::<()>::arc_value(Arc::new(())).into();
-            def.key = section.key;
-            def.factory = Arc::new(move |_: &Deps<'_>| {
-                Ok(futures_util::future::ready(Ok(Arc::clone(&instance))).boxed())
-            });
-            extra.push(everywhere(m, def));
+            extra.push(everywhere(m, ProviderDef::instance(section.key, instance)));
         }
     }
 

@@ -46,7 +46,7 @@ pub(crate) struct Flattened {
 }
 
 /// Walks the tree depth-first (imports first), de-duplicating modules by name and dropping
-/// the disabled ones.
+/// the disabled ones. Index 0 is the framework's built-in module.
 pub(crate) fn flatten(root: &Module, toggles: &ModuleToggles) -> Flattened {
     struct Walk<'a> {
         toggles: &'a ModuleToggles,
@@ -137,6 +137,10 @@ pub(crate) fn flatten(root: &Module, toggles: &ModuleToggles) -> Flattened {
             format!("`{}` is the root module and cannot be disabled", root.name),
         ));
     }
+    // The framework's own global module (built-in providers) comes first, at index 0.
+    walk.by_name
+        .insert(Arc::from(crate::app::FRAMEWORK_MODULE), walk.order.len());
+    walk.order.push(Module::new(crate::app::FRAMEWORK_MODULE));
     walk.visit(root);
     for name in toggles.keys() {
         if !walk.seen_names.contains(name.as_str()) {

@@ -45,6 +45,11 @@ pub(crate) type HookFn =
 pub(crate) type ContributeFn =
     Arc<dyn Fn(&Instance) -> Option<Box<dyn Any + Send + Sync>> + Send + Sync>;
 
+/// A factory that hands out one already-built instance.
+pub(crate) fn ready_factory(instance: Instance) -> FactoryFn {
+    Arc::new(move |_: &Deps<'_>| Ok(futures_util::future::ready(Ok(Arc::clone(&instance))).boxed()))
+}
+
 /// A lifecycle hook registered on a provider.
 #[derive(Clone)]
 pub(crate) struct ErasedHook {
@@ -94,6 +99,18 @@ pub struct ProviderDef {
 }
 
 impl ProviderDef {
+    /// A singleton provider of an already-built instance under `key`.
+    pub(crate) fn instance(key: ProviderKey, instance: Instance) -> Self {
+        Self {
+            key,
+            scope: Scope::Singleton,
+            dependencies: Vec::new(),
+            factory: ready_factory(instance),
+            hooks: Vec::new(),
+            contributions: Vec::new(),
+        }
+    }
+
     /// The key this provider registers.
     pub fn key(&self) -> ProviderKey {
         self.key
@@ -187,11 +204,7 @@ impl<T: Send + Sync + 'static> Provider<T> {
 impl<T: ?Sized + Send + Sync + 'static> Provider<T> {
     /// A provider of a ready `Arc<T>`; `T` may be a trait object.
     pub fn arc_value(value: Arc<T>) -> Self {
-        let factory: FactoryFn = Arc::new(move |_: &Deps<'_>| {
-            let instance = erase(Arc::clone(&value));
-            Ok(futures_util::future::ready(Ok(instance)).boxed())
-        });
-        Self::from_parts(Vec::new(), factory)
+        Self::from_parts(Vec::new(), ready_factory(erase(value)))
     }
 
     /// Binds an interface (`dyn Trait`) to an implementation: the factory receives injected
