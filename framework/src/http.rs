@@ -137,10 +137,9 @@ pub(crate) fn app_router(
     );
     Ok(app
         .layer(with_scope)
+        // The default limit for body extractors; a module's routes may set their own with
+        // `DefaultBodyLimit` (the Inngest serve handler takes `inngest.body_limit`).
         .layer(axum::extract::DefaultBodyLimit::max(server.body_limit))
-        .layer(tower_http::limit::RequestBodyLimitLayer::new(
-            server.body_limit,
-        ))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             server.request_timeout,

@@ -26,7 +26,8 @@ pub struct ServerConfig {
     /// A request that takes longer gets 408 Request Timeout.
     #[serde(with = "humantime_serde")]
     pub request_timeout: Duration,
-    /// Largest accepted request body, in bytes (larger gets 413).
+    /// Largest request body body extractors accept, in bytes (larger gets 413). Routes may
+    /// set their own limit (`axum::extract::DefaultBodyLimit`).
     #[validate(range(min = 1, message = "must be at least 1 byte"))]
     pub body_limit: usize,
     /// After a shutdown signal: time between turning not-ready and closing the listener,

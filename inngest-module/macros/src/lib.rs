@@ -1,0 +1,513 @@
+//! `#[inngest_module::function]` and its shorthands `#[on_event]` / `#[on_cron]`, plus the
+//! flow-control modifier attributes they absorb (`#[throttle(..)]`, `#[retries(3)]`, …).
+//!
+//! They go on methods of an `#[injectable]` impl and follow the framework's contribution
+//! protocol: each generates `__contribution_<method>()`, which `#[injectable]` attaches to
+//! the provider, so the Inngest module discovers the function at start-up.
+
+use proc_macro::TokenStream;
+use proc_macro2::{Span, TokenStream as TokenStream2};
+use quote::{format_ident, quote};
+use syn::ext::IdentExt;
+use syn::parse::{Parse, ParseStream, Parser};
+use syn::punctuated::Punctuated;
+use syn::spanned::Spanned;
+use syn::{Attribute, Ident, ImplItemFn, Lit, Token};
+
+/// Modifier attributes absorbed by the main attribute placed above them.
+const MODIFIERS: [&str; 12] = [
+    "retries",
+    "concurrency",
+    "rate_limit",
+    "throttle",
+    "debounce",
+    "batch",
+    "priority",
+    "idempotency",
+    "timeouts",
+    "singleton",
+    "cancel_on",
+    "on_failure",
+];
+
+enum Value {
+    Lit(Lit),
+    List(Vec<Arg>),
+}
+
+struct Arg {
+    key: Option<Ident>,
+    value: Value,
+    span: Span,
+}
+
+impl Parse for Arg {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let span = input.span();
+        if input.peek(Lit) {
+            return Ok(Arg {
+                key: None,
+                value: Value::Lit(input.parse()?),
+                span,
+            });
+        }
+        let key = Ident::parse_any(input)?;
+        if input.peek(Token![=]) {
+            input.parse::<Token![=]>()?;
+            Ok(Arg {
+                key: Some(key),
+                value: Value::Lit(input.parse()?),
+                span,
+            })
+        } else if input.peek(syn::token::Paren) {
+            let content;
+            syn::parenthesized!(content in input);
+            let args = Punctuated::<Arg, Token![,]>::parse_terminated(&content)?;
+            Ok(Arg {
+                key: Some(key),
+                value: Value::List(args.into_iter().collect()),
+                span,
+            })
+        } else {
+            Err(syn::Error::new(
+                key.span(),
+                format!("expected `{key} = ...` or `{key}(...)`"),
+            ))
+        }
+    }
+}
+
+fn parse_args(tokens: TokenStream2) -> syn::Result<Vec<Arg>> {
+    Ok(Punctuated::<Arg, Token![,]>::parse_terminated
+        .parse2(tokens)?
+        .into_iter()
+        .collect())
+}
+
+fn lit_str(arg: &Arg) -> syn::Result<String> {
+    match &arg.value {
+        Value::Lit(Lit::Str(s)) => Ok(s.value()),
+        _ => Err(syn::Error::new(
+            arg.span,
+            "expected a string, e.g. \"order.created\"",
+        )),
+    }
+}
+
+fn lit_int(arg: &Arg) -> syn::Result<u32> {
+    match &arg.value {
+        Value::Lit(Lit::Int(i)) => i.base10_parse(),
+        _ => Err(syn::Error::new(arg.span, "expected a whole number")),
+    }
+}
+
+fn key_name(arg: &Arg) -> String {
+    arg.key
+        .as_ref()
+        .map(|k| k.unraw().to_string())
+        .unwrap_or_default()
+}
+
+/// Named fields of a nested list, checked against the allowed names.
+struct Fields<'a> {
+    what: &'a str,
+    args: &'a [Arg],
+}
+
+impl<'a> Fields<'a> {
+    fn new(what: &'a str, arg: &'a Arg, allowed: &[&str]) -> syn::Result<Self> {
+        let Value::List(args) = &arg.value else {
+            return Err(syn::Error::new(
+                arg.span,
+                format!("expected `{what}({} = ...)`", allowed.join(" = ..., ")),
+            ));
+        };
+        for field in args {
+            let name = key_name(field);
+            if !allowed.contains(&name.as_str()) {
+                return Err(syn::Error::new(
+                    field.span,
+                    format!(
+                        "unknown `{what}` field `{name}`; use {}",
+                        allowed.join(", ")
+                    ),
+                ));
+            }
+        }
+        Ok(Self { what, args })
+    }
+
+    fn get(&self, name: &str) -> Option<&'a Arg> {
+        self.args.iter().find(|a| key_name(a) == name)
+    }
+
+    fn string(&self, name: &str) -> syn::Result<TokenStream2> {
+        Ok(match self.get(name) {
+            Some(arg) => {
+                let value = lit_str(arg)?;
+                quote!(::std::option::Option::Some(::std::string::String::from(#value)))
+            }
+            None => quote!(::std::option::Option::None),
+        })
+    }
+
+    fn required_string(&self, name: &str, span: Span) -> syn::Result<String> {
+        self.get(name)
+            .map(lit_str)
+            .transpose()?
+            .ok_or_else(|| syn::Error::new(span, format!("`{}` needs `{name} = ...`", self.what)))
+    }
+
+    fn required_int(&self, name: &str, span: Span) -> syn::Result<u32> {
+        self.get(name)
+            .map(lit_int)
+            .transpose()?
+            .ok_or_else(|| syn::Error::new(span, format!("`{}` needs `{name} = ...`", self.what)))
+    }
+}
+
+/// Declares an Inngest function on a method of an `#[injectable]` impl.
+///
+/// ```ignore
+/// #[inngest::function(id = "process-order", event = "order.created", retries = 3, concurrency = 10)]
+/// async fn process_order(&self, ctx: Ctx<OrderCreated>) -> inngest::Result<Receipt> { ... }
+/// ```
+///
+/// Arguments: `id` (default: the method name with `-`), `name`, `event` (repeatable),
+/// `if` (CEL filter on the event triggers), `cron` (repeatable), `retries`,
+/// `concurrency = N` or `concurrency(limit, key, scope)`, `rate_limit(limit, period, key)`,
+/// `throttle(limit, period, burst, key)`, `debounce = "5s"` or `debounce(period, key, timeout)`,
+/// `batch(max_size, timeout, key, if)`, `priority = "<CEL>"`, `idempotency = "<CEL>"`,
+/// `timeouts(start, finish)`, `singleton(mode, key)`, `cancel_on(event, if, timeout)`
+/// (repeatable), `on_failure = "method"`. Each may also be written as its own attribute
+/// below this one (`#[throttle(limit = 5, period = "1s")]`, `#[retries(3)]`).
+#[proc_macro_attribute]
+pub fn function(args: TokenStream, input: TokenStream) -> TokenStream {
+    expand(args.into(), input.into(), Shorthand::None)
+        .unwrap_or_else(|e| e.to_compile_error())
+        .into()
+}
+
+/// Shorthand for an event-triggered function: `#[on_event("order.created")]` (more
+/// arguments as in `#[function]`).
+#[proc_macro_attribute]
+pub fn on_event(args: TokenStream, input: TokenStream) -> TokenStream {
+    expand(args.into(), input.into(), Shorthand::Event)
+        .unwrap_or_else(|e| e.to_compile_error())
+        .into()
+}
+
+/// Shorthand for a cron-triggered function: `#[on_cron("TZ=Europe/Paris 0 3 * * *")]`.
+#[proc_macro_attribute]
+pub fn on_cron(args: TokenStream, input: TokenStream) -> TokenStream {
+    expand(args.into(), input.into(), Shorthand::Cron)
+        .unwrap_or_else(|e| e.to_compile_error())
+        .into()
+}
+
+macro_rules! modifier {
+    ($($name:ident),*) => {$(
+        #[doc = concat!("Modifier absorbed by `#[function]`, `#[on_event]` or `#[on_cron]` placed above it: `#[", stringify!($name), "(...)]`.")]
+        #[proc_macro_attribute]
+        pub fn $name(_args: TokenStream, input: TokenStream) -> TokenStream {
+            let error = syn::Error::new(
+                Span::call_site(),
+                concat!("#[", stringify!($name), "] needs #[inngest::function(...)] (or #[on_event]/#[on_cron]) above it on the same method"),
+            )
+            .to_compile_error();
+            let input = TokenStream2::from(input);
+            quote!(#error #input).into()
+        }
+    )*};
+}
+
+modifier!(
+    retries,
+    concurrency,
+    rate_limit,
+    throttle,
+    debounce,
+    batch,
+    priority,
+    idempotency,
+    timeouts,
+    singleton,
+    cancel_on,
+    on_failure
+);
+
+#[derive(Clone, Copy)]
+enum Shorthand {
+    None,
+    Event,
+    Cron,
+}
+
+fn is_modifier(attr: &Attribute) -> bool {
+    attr.path()
+        .segments
+        .last()
+        .is_some_and(|s| MODIFIERS.contains(&s.ident.to_string().as_str()))
+}
+
+fn expand(
+    args: TokenStream2,
+    input: TokenStream2,
+    shorthand: Shorthand,
+) -> syn::Result<TokenStream2> {
+    let mut method: ImplItemFn = syn::parse2(input)?;
+    if method.sig.receiver().is_none() || method.sig.asyncness.is_none() {
+        return Err(syn::Error::new(
+            method.sig.span(),
+            "an Inngest function is an `async fn name(&self, ctx: Ctx<Payload>) -> inngest::Result<Output>`",
+        ));
+    }
+    let mut all = parse_args(args)?;
+    // Absorb the modifier attributes written below.
+    let mut kept = Vec::new();
+    for attr in std::mem::take(&mut method.attrs) {
+        if !is_modifier(&attr) {
+            kept.push(attr);
+            continue;
+        }
+        let name = attr
+            .path()
+            .segments
+            .last()
+            .map(|s| s.ident.clone())
+            .ok_or_else(|| syn::Error::new(attr.span(), "empty attribute"))?;
+        let inner = match &attr.meta {
+            syn::Meta::List(list) => parse_args(list.tokens.clone())?,
+            _ => {
+                return Err(syn::Error::new(
+                    attr.span(),
+                    format!("write #[{name}(...)]"),
+                ));
+            }
+        };
+        let span = attr.span();
+        let value = match inner.as_slice() {
+            [
+                Arg {
+                    key: None,
+                    value: Value::Lit(lit),
+                    ..
+                },
+            ] => Value::Lit(lit.clone()),
+            _ => Value::List(inner),
+        };
+        all.push(Arg {
+            key: Some(name),
+            value,
+            span,
+        });
+    }
+    method.attrs = kept;
+
+    let ident = method.sig.ident.clone();
+    let mut id = ident.to_string().replace('_', "-");
+    let mut statements = Vec::new();
+    let mut events = Vec::new();
+    let mut condition: Option<String> = None;
+    let mut on_failure: Option<Ident> = None;
+    for arg in &all {
+        let key = key_name(arg);
+        let key = if arg.key.is_none() {
+            match shorthand {
+                Shorthand::Event => "event".to_string(),
+                Shorthand::Cron => "cron".to_string(),
+                Shorthand::None => {
+                    return Err(syn::Error::new(arg.span, "expected `name = value`"));
+                }
+            }
+        } else {
+            key
+        };
+        match key.as_str() {
+            "id" => id = lit_str(arg)?,
+            "name" => {
+                let v = lit_str(arg)?;
+                statements.push(quote!(options = options.name(#v);));
+            }
+            "event" => events.push(lit_str(arg)?),
+            "if" => condition = Some(lit_str(arg)?),
+            "cron" => {
+                let v = lit_str(arg)?;
+                statements.push(quote!(options = options.cron(#v);));
+            }
+            "retries" => {
+                let v = lit_int(arg)?;
+                statements.push(quote!(options = options.retries(#v);));
+            }
+            "priority" => {
+                let v = lit_str(arg)?;
+                statements.push(quote!(options = options.priority(#v);));
+            }
+            "idempotency" => {
+                let v = lit_str(arg)?;
+                statements.push(quote!(options = options.idempotency(#v);));
+            }
+            "on_failure" => {
+                let v = match &arg.value {
+                    Value::Lit(Lit::Str(s)) => s.value(),
+                    _ => {
+                        return Err(syn::Error::new(
+                            arg.span,
+                            "expected `on_failure = \"method_name\"`",
+                        ));
+                    }
+                };
+                on_failure = Some(Ident::new(&v, arg.span));
+            }
+            "concurrency" => statements.push(concurrency_statement(arg)?),
+            "rate_limit" => {
+                let f = Fields::new("rate_limit", arg, &["limit", "period", "key"])?;
+                let limit = f.required_int("limit", arg.span)?;
+                let period = f.required_string("period", arg.span)?;
+                let key = f.string("key")?;
+                statements.push(quote!(options.rate_limit = Some(::inngest_module::RateLimit { limit: #limit, period: #period.into(), key: #key });));
+            }
+            "throttle" => {
+                let f = Fields::new("throttle", arg, &["limit", "period", "burst", "key"])?;
+                let limit = f.required_int("limit", arg.span)?;
+                let period = f.required_string("period", arg.span)?;
+                let burst = match f.get("burst") {
+                    Some(b) => {
+                        let b = lit_int(b)?;
+                        quote!(Some(#b))
+                    }
+                    None => quote!(None),
+                };
+                let key = f.string("key")?;
+                statements.push(quote!(options.throttle = Some(::inngest_module::Throttle { limit: #limit, period: #period.into(), burst: #burst, key: #key });));
+            }
+            "debounce" => {
+                if let Value::Lit(_) = arg.value {
+                    let period = lit_str(arg)?;
+                    statements.push(quote!(options = options.debounce(#period);));
+                } else {
+                    let f = Fields::new("debounce", arg, &["period", "key", "timeout"])?;
+                    let period = f.required_string("period", arg.span)?;
+                    let key = f.string("key")?;
+                    let timeout = f.string("timeout")?;
+                    statements.push(quote!(options.debounce = Some(::inngest_module::Debounce { period: #period.into(), key: #key, timeout: #timeout });));
+                }
+            }
+            "batch" | "batch_events" => {
+                let f = Fields::new("batch", arg, &["max_size", "timeout", "key", "if"])?;
+                let max_size = f.required_int("max_size", arg.span)?;
+                let timeout = f.required_string("timeout", arg.span)?;
+                let key = f.string("key")?;
+                let cond = f.string("if")?;
+                statements.push(quote!(options.batch_events = Some(::inngest_module::BatchEvents { max_size: #max_size, timeout: #timeout.into(), key: #key, condition: #cond });));
+            }
+            "timeouts" => {
+                let f = Fields::new("timeouts", arg, &["start", "finish"])?;
+                let start = f.string("start")?;
+                let finish = f.string("finish")?;
+                statements.push(quote!(options.timeouts = Some(::inngest_module::Timeouts { start: #start, finish: #finish });));
+            }
+            "singleton" => {
+                let f = Fields::new("singleton", arg, &["mode", "key"])?;
+                let mode = match f.required_string("mode", arg.span)?.as_str() {
+                    "skip" => quote!(::inngest_module::SingletonMode::Skip),
+                    "cancel" => quote!(::inngest_module::SingletonMode::Cancel),
+                    other => {
+                        return Err(syn::Error::new(
+                            arg.span,
+                            format!("singleton mode `{other}`: use \"skip\" or \"cancel\""),
+                        ));
+                    }
+                };
+                let key = f.string("key")?;
+                statements.push(quote!(options.singleton = Some(::inngest_module::Singleton { key: #key, mode: #mode });));
+            }
+            "cancel_on" => {
+                let f = Fields::new("cancel_on", arg, &["event", "if", "timeout"])?;
+                let event = f.required_string("event", arg.span)?;
+                let cond = f.string("if")?;
+                let timeout = f.string("timeout")?;
+                statements.push(quote!(options.cancel.push(::inngest_module::Cancel { event: #event.into(), timeout: #timeout, condition: #cond });));
+            }
+            other => {
+                return Err(syn::Error::new(
+                    arg.span,
+                    format!(
+                        "unknown argument `{other}`; use id, name, event, if, cron, retries, concurrency, rate_limit, throttle, debounce, batch, priority, idempotency, timeouts, singleton, cancel_on, on_failure"
+                    ),
+                ));
+            }
+        }
+    }
+    if condition.is_some() && events.is_empty() {
+        return Err(syn::Error::new(
+            Span::call_site(),
+            "`if` filters event triggers: add `event = \"...\"`",
+        ));
+    }
+    let triggers: Vec<TokenStream2> = events
+        .iter()
+        .map(|event| match &condition {
+            Some(cond) => quote!(options = options.event_if(#event, #cond);),
+            None => quote!(options = options.event(#event);),
+        })
+        .collect();
+
+    let contribution = format_ident!("__contribution_{}", ident);
+    let failure = on_failure.map(|failure| {
+        quote! {
+            let failure_this = ::std::sync::Arc::clone(this);
+            let function = function.on_failure(move |ctx| {
+                let this = ::std::sync::Arc::clone(&failure_this);
+                async move { this.#failure(ctx).await }
+            });
+        }
+    });
+    Ok(quote! {
+        #method
+
+        #[doc(hidden)]
+        pub fn #contribution() -> ::inngest_module::__private::Contribution<Self> {
+            ::inngest_module::__private::Contribution::new::<::inngest_module::Functions, _>(
+                |this: &::std::sync::Arc<Self>| {
+                    #[allow(unused_mut)]
+                    let mut options = ::inngest_module::FunctionOptions::new(#id);
+                    #(#triggers)*
+                    #(#statements)*
+                    let handler_this = ::std::sync::Arc::clone(this);
+                    let function = ::inngest_module::Function::new(options, move |ctx| {
+                        let this = ::std::sync::Arc::clone(&handler_this);
+                        async move { this.#ident(ctx).await }
+                    });
+                    #failure
+                    function
+                },
+            )
+        }
+    })
+}
+
+fn concurrency_statement(arg: &Arg) -> syn::Result<TokenStream2> {
+    if let Value::Lit(_) = arg.value {
+        let limit = lit_int(arg)?;
+        return Ok(quote!(options = options.concurrency(#limit);));
+    }
+    let f = Fields::new("concurrency", arg, &["limit", "key", "scope"])?;
+    let limit = f.required_int("limit", arg.span)?;
+    let key = f.string("key")?;
+    let scope = match f.get("scope").map(lit_str).transpose()?.as_deref() {
+        None => quote!(None),
+        Some("fn") => quote!(Some(::inngest_module::ConcurrencyScope::Fn)),
+        Some("env") => quote!(Some(::inngest_module::ConcurrencyScope::Env)),
+        Some("account") => quote!(Some(::inngest_module::ConcurrencyScope::Account)),
+        Some(other) => {
+            return Err(syn::Error::new(
+                arg.span,
+                format!("concurrency scope `{other}`: use \"fn\", \"env\" or \"account\""),
+            ));
+        }
+    };
+    Ok(
+        quote!(options.concurrency.push(::inngest_module::Concurrency { limit: #limit, key: #key, scope: #scope });),
+    )
+}

@@ -1,0 +1,236 @@
+//! The step engine: runs a function against one execution request and decides what to
+//! report (PROTOCOL.md §4, "Deciding what to return").
+//!
+//! Step futures share a [`RunState`] with the engine. A memoized step resolves at once. An
+//! unmemoized step records itself as *found* and stays pending. After each poll of the
+//! user's future the engine looks at what was found:
+//! - a step is executing (it was allowed to run): keep polling until it records its outcome;
+//! - exactly one run step, immediate execution allowed: let it run, report its outcome;
+//! - otherwise: report every found op (run steps as `StepPlanned`).
+//!
+//! Either way the engine then **drops the user's future** itself: correctness never depends
+//! on user code propagating an error.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
+
+use futures_util::FutureExt;
+use serde_json::Value;
+
+use crate::error::{Error, RetryAfter};
+use crate::protocol::{ExecutionRequest, Memo, Op, hash_step_id, indexed_step_id};
+
+/// A step found in user code: its hashed id, the user's id and repeat index.
+#[derive(Debug, Clone)]
+pub(crate) struct StepIdentity {
+    pub hash: String,
+    pub id: String,
+    pub index: usize,
+}
+
+/// An unmemoized step the engine may report or allow to run.
+struct Found {
+    op: Op,
+    runnable: bool,
+    waker: Option<Waker>,
+}
+
+/// The result of executing one step body.
+pub(crate) struct StepOutcome {
+    pub op: Op,
+    pub no_retry: Option<bool>,
+    pub retry_after: Option<RetryAfter>,
+}
+
+/// State shared by the engine and the step futures of one request.
+pub(crate) struct RunState {
+    memo: HashMap<String, Value>,
+    target: Option<String>,
+    immediate: bool,
+    pub(crate) attempt: u32,
+    pub(crate) max_attempts: u32,
+    counters: HashMap<String, usize>,
+    found: Vec<(String, Found)>,
+    allowed: Option<String>,
+    executing: bool,
+    outcome: Option<StepOutcome>,
+}
+
+/// A shared handle on the run state.
+#[derive(Clone)]
+pub(crate) struct SharedState(Arc<Mutex<RunState>>);
+
+impl SharedState {
+    pub(crate) fn new(
+        request: &ExecutionRequest,
+        target: Option<String>,
+        max_attempts: u32,
+    ) -> Self {
+        Self(Arc::new(Mutex::new(RunState {
+            memo: request.steps.clone(),
+            target,
+            immediate: !request.ctx.disable_immediate_execution,
+            attempt: request.ctx.attempt,
+            max_attempts: request.ctx.max_attempts.unwrap_or(max_attempts).max(1),
+            counters: HashMap::new(),
+            found: Vec::new(),
+            allowed: None,
+            executing: false,
+            outcome: None,
+        })))
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, RunState> {
+        // A poisoned lock only means a step body panicked while holding it, which never
+        // happens (bodies run without the lock); take the state either way.
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Claims the next use of `id` (the repeated-id rule), at call time.
+    pub(crate) fn claim(&self, id: &str) -> StepIdentity {
+        let mut state = self.lock();
+        let counter = state.counters.entry(id.to_string()).or_insert(0);
+        let index = *counter;
+        *counter += 1;
+        StepIdentity {
+            hash: hash_step_id(&indexed_step_id(id, index)),
+            id: id.to_string(),
+            index,
+        }
+    }
+
+    /// The memoized value of a step, parsed.
+    pub(crate) fn memo(&self, hash: &str) -> Option<Memo> {
+        self.lock()
+            .memo
+            .get(hash)
+            .map(Memo::parse)
+            .filter(|memo| !matches!(memo, Memo::Input(_)))
+    }
+
+    pub(crate) fn attempt(&self) -> (u32, u32) {
+        let state = self.lock();
+        (state.attempt, state.max_attempts)
+    }
+
+    /// Records an unmemoized step. Returns `true` when it may execute right away (it is the
+    /// step targeted by `stepId`).
+    fn record(&self, op: Op, runnable: bool) -> bool {
+        let mut state = self.lock();
+        if runnable && state.target.as_deref() == Some(op.id.as_str()) {
+            state.allowed = Some(op.id.clone());
+            state.executing = true;
+            return true;
+        }
+        let hash = op.id.clone();
+        state.found.push((
+            hash,
+            Found {
+                op,
+                runnable,
+                waker: None,
+            },
+        ));
+        false
+    }
+
+    pub(crate) fn record_outcome(&self, outcome: StepOutcome) {
+        let mut state = self.lock();
+        state.outcome = Some(outcome);
+    }
+}
+
+/// Waits until the engine reports (forever) or allows this step to execute.
+pub(crate) async fn found(state: &SharedState, op: Op, runnable: bool) {
+    if state.record(op.clone(), runnable) {
+        return;
+    }
+    std::future::poll_fn(|cx| {
+        let mut guard = state.lock();
+        if guard.allowed.as_deref() == Some(op.id.as_str()) {
+            guard.executing = true;
+            return Poll::Ready(());
+        }
+        if let Some((_, found)) = guard.found.iter_mut().find(|(hash, _)| *hash == op.id) {
+            found.waker = Some(cx.waker().clone());
+        }
+        Poll::Pending
+    })
+    .await
+}
+
+/// What one execution request produced.
+pub(crate) enum Execution {
+    /// The function returned.
+    Complete(Value),
+    /// The function failed.
+    Failed(Error),
+    /// Ops to report (206).
+    Ops(Vec<Op>),
+    /// One step executed (206 with one op, plus retry headers for errors).
+    StepRan(Box<StepOutcome>),
+    /// `stepId` targeted a step that never appeared.
+    StepNotFound {
+        requested: String,
+        found: Vec<String>,
+    },
+}
+
+/// The user's future, with panics caught.
+type UserFuture<'a> =
+    Pin<Box<dyn Future<Output = std::thread::Result<Result<Value, Error>>> + Send + 'a>>;
+
+/// Drives `future` (the user's function) under the engine's rules.
+pub(crate) async fn drive<F>(state: SharedState, future: F) -> Execution
+where
+    F: Future<Output = Result<Value, Error>> + Send,
+{
+    let mut future: UserFuture<'_> = Box::pin(AssertUnwindSafe(future).catch_unwind());
+    std::future::poll_fn(move |cx| decide(&state, future.as_mut().poll(cx), cx)).await
+}
+
+fn decide(
+    state: &SharedState,
+    polled: Poll<std::thread::Result<Result<Value, Error>>>,
+    cx: &mut Context<'_>,
+) -> Poll<Execution> {
+    let mut guard = state.lock();
+    if let Some(outcome) = guard.outcome.take() {
+        return Poll::Ready(Execution::StepRan(Box::new(outcome)));
+    }
+    match polled {
+        Poll::Ready(Ok(Ok(value))) => return Poll::Ready(Execution::Complete(value)),
+        Poll::Ready(Ok(Err(error))) => return Poll::Ready(Execution::Failed(error)),
+        Poll::Ready(Err(panic)) => return Poll::Ready(Execution::Failed(Error::panic(&*panic))),
+        Poll::Pending => {}
+    }
+    if guard.executing || guard.found.is_empty() {
+        // A step body is running, or user code awaits something else: wait for a wake-up.
+        return Poll::Pending;
+    }
+    if let Some(target) = guard.target.clone() {
+        let found = guard.found.iter().map(|(hash, _)| hash.clone()).collect();
+        return Poll::Ready(Execution::StepNotFound {
+            requested: target,
+            found,
+        });
+    }
+    if guard.immediate && guard.found.len() == 1 && guard.found[0].1.runnable {
+        let (hash, found) = guard.found.remove(0);
+        guard.allowed = Some(hash);
+        guard.executing = true;
+        match found.waker {
+            Some(waker) => waker.wake(),
+            None => cx.waker().wake_by_ref(),
+        }
+        return Poll::Pending;
+    }
+    let ops = guard.found.drain(..).map(|(_, found)| found.op).collect();
+    Poll::Ready(Execution::Ops(ops))
+}

@@ -1,0 +1,238 @@
+//! Errors user functions return, and how each is reported to the server.
+
+use std::fmt;
+use std::time::{Duration, SystemTime};
+
+use serde_json::{Map, Value};
+
+use crate::protocol::error_value;
+
+/// The result of an Inngest function or step body.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// When the server should try again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetryAfter {
+    /// After this long (sent as whole seconds, rounded up).
+    Delay(Duration),
+    /// At this time (sent as an RFC 3339 date with milliseconds).
+    At(SystemTime),
+}
+
+impl RetryAfter {
+    /// The `Retry-After` header value.
+    pub fn header_value(&self) -> String {
+        match self {
+            RetryAfter::Delay(delay) => {
+                let millis = delay.as_millis();
+                millis.div_ceil(1000).max(1).to_string()
+            }
+            RetryAfter::At(at) => humantime::format_rfc3339_millis(*at).to_string(),
+        }
+    }
+}
+
+/// A step that failed for good, as user code sees it when the step is replayed: catch it
+/// to compensate, or return it to fail the run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepError {
+    /// The error's name (e.g. `Error`, `NonRetriableError`).
+    pub name: String,
+    /// The message.
+    pub message: String,
+    /// The error exactly as memoized.
+    pub raw: Value,
+}
+
+impl StepError {
+    pub(crate) fn from_memo(raw: Value) -> Self {
+        let text = |key: &str| {
+            raw.get(key)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string()
+        };
+        Self {
+            name: text("name"),
+            message: text("message"),
+            raw,
+        }
+    }
+}
+
+impl fmt::Display for StepError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.name, self.message)
+    }
+}
+
+/// An error from a function or a step body.
+///
+/// Any `std::error::Error` converts into a retriable error with `?`. Use
+/// [`Error::non_retriable`] to stop retrying and [`Error::retry_after`] to choose when the
+/// next attempt happens. A step that failed for good comes back as [`Error::Step`].
+///
+/// ```
+/// use std::time::Duration;
+/// use inngest_module::Error;
+/// let fatal = Error::non_retriable("card declined");
+/// let later = Error::retry_after("rate limited", Duration::from_secs(30));
+/// assert!(!fatal.is_retriable() && later.is_retriable());
+/// ```
+#[derive(Debug)]
+pub enum Error {
+    /// The server retries (up to the function's `retries`).
+    Retriable {
+        /// Error name reported to the server.
+        name: String,
+        /// Message.
+        message: String,
+        /// When to retry, if it matters.
+        retry_after: Option<RetryAfter>,
+    },
+    /// The run (or step) fails at once, without retries.
+    NonRetriable {
+        /// Message.
+        message: String,
+        /// What caused it, if known.
+        cause: Option<String>,
+    },
+    /// A step failed for good; returning this fails the run.
+    Step(StepError),
+}
+
+impl Error {
+    /// A retriable error.
+    pub fn retriable(message: impl Into<String>) -> Self {
+        Error::Retriable {
+            name: "Error".into(),
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    /// An error that stops retries (`NonRetriableError`).
+    pub fn non_retriable(message: impl Into<String>) -> Self {
+        Error::NonRetriable {
+            message: message.into(),
+            cause: None,
+        }
+    }
+
+    /// A non-retriable error with the error that caused it.
+    pub fn non_retriable_caused_by(message: impl Into<String>, cause: impl fmt::Display) -> Self {
+        Error::NonRetriable {
+            message: message.into(),
+            cause: Some(cause.to_string()),
+        }
+    }
+
+    /// A retriable error asking for the next attempt after `delay` (`RetryAfterError`).
+    pub fn retry_after(message: impl Into<String>, delay: Duration) -> Self {
+        Error::Retriable {
+            name: "RetryAfterError".into(),
+            message: message.into(),
+            retry_after: Some(RetryAfter::Delay(delay)),
+        }
+    }
+
+    /// A retriable error asking for the next attempt at `at` (`RetryAfterError`).
+    pub fn retry_at(message: impl Into<String>, at: SystemTime) -> Self {
+        Error::Retriable {
+            name: "RetryAfterError".into(),
+            message: message.into(),
+            retry_after: Some(RetryAfter::At(at)),
+        }
+    }
+
+    /// `false` for non-retriable errors and failed steps.
+    pub fn is_retriable(&self) -> bool {
+        matches!(self, Error::Retriable { .. })
+    }
+
+    /// The requested retry time, if any.
+    pub fn retry_after_value(&self) -> Option<RetryAfter> {
+        match self {
+            Error::Retriable { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
+    /// The error in the protocol's `{name, message, stack}` shape.
+    pub fn to_value(&self) -> Value {
+        match self {
+            Error::Retriable { name, message, .. } => error_value(name, message, None),
+            Error::NonRetriable { message, cause } => {
+                let extra = cause.as_ref().map(|cause| {
+                    let mut map = Map::new();
+                    map.insert("cause".into(), error_value("Error", cause, None));
+                    map
+                });
+                error_value("NonRetriableError", message, extra)
+            }
+            Error::Step(step) => step.raw.clone(),
+        }
+    }
+
+    pub(crate) fn panic(payload: &(dyn std::any::Any + Send)) -> Self {
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "panic with a non-string payload".into());
+        Error::Retriable {
+            name: "Panic".into(),
+            message,
+            retry_after: None,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Retriable { name, message, .. } => write!(f, "{name}: {message}"),
+            Error::NonRetriable { message, .. } => write!(f, "NonRetriableError: {message}"),
+            Error::Step(step) => write!(f, "step failed: {step}"),
+        }
+    }
+}
+
+impl<E: std::error::Error + Send + Sync + 'static> From<E> for Error {
+    fn from(error: E) -> Self {
+        Error::retriable(error.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_header_values() {
+        assert_eq!(
+            RetryAfter::Delay(Duration::from_millis(2500)).header_value(),
+            "3"
+        );
+        assert_eq!(
+            RetryAfter::Delay(Duration::from_millis(10)).header_value(),
+            "1"
+        );
+        let at = SystemTime::UNIX_EPOCH + Duration::from_millis(1_795_424_936_330);
+        assert_eq!(
+            RetryAfter::At(at).header_value(),
+            "2026-11-23T09:08:56.330Z"
+        );
+    }
+
+    #[test]
+    fn errors_serialize_like_the_js_sdk() {
+        let value = Error::non_retriable_caused_by("fatal", "root cause").to_value();
+        assert_eq!(value["name"], "NonRetriableError");
+        assert_eq!(value["message"], "fatal");
+        assert_eq!(value["cause"]["message"], "root cause");
+        let io: Error = std::io::Error::other("disk").into();
+        assert!(io.is_retriable());
+        assert_eq!(io.to_value()["message"], "disk");
+    }
+}

@@ -1,0 +1,750 @@
+//! Function definitions: triggers and flow-control config (serialized exactly as the server
+//! expects, PROTOCOL.md §1 and §7), the handler, and the [`Ctx`] it receives.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::error::Error;
+use crate::event::{Event, decode};
+use crate::options::is_slug;
+use crate::protocol::parse_duration;
+use crate::step::Step;
+
+/// What starts a function.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Trigger {
+    /// An event name (`order.created`, or a wildcard `order/*`) and an optional CEL filter.
+    Event {
+        /// Event name.
+        event: String,
+        /// CEL expression over `event` (the trigger's `if`).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        expression: Option<String>,
+    },
+    /// A 5-field cron schedule, optionally prefixed `TZ=Area/City `.
+    Cron {
+        /// The schedule.
+        cron: String,
+        /// Random delay (1s–5m).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        jitter: Option<String>,
+    },
+}
+
+/// `scope` of a concurrency limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConcurrencyScope {
+    /// Per function (the default).
+    Fn,
+    /// Across the environment (needs a key).
+    Env,
+    /// Across the account (needs a key).
+    Account,
+}
+
+/// One concurrency limit.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Concurrency {
+    /// Steps running at once.
+    pub limit: u32,
+    /// CEL key: one limit per value.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// Scope.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<ConcurrencyScope>,
+}
+
+/// Rate limit: at most `limit` runs per `period` (extra events are dropped).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RateLimit {
+    /// Runs per period.
+    pub limit: u32,
+    /// Period (`"1m"`).
+    pub period: String,
+    /// CEL key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+}
+
+/// Throttle: at most `limit` runs start per `period` (extra runs wait).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Throttle {
+    /// Runs per period.
+    pub limit: u32,
+    /// Period (≥ 1s).
+    pub period: String,
+    /// Extra runs allowed in a burst.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub burst: Option<u32>,
+    /// CEL key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+}
+
+/// Debounce: run once after events stop arriving for `period`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Debounce {
+    /// Quiet period.
+    pub period: String,
+    /// CEL key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// Longest delay before running anyway.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<String>,
+}
+
+/// Batch events: the handler receives up to `max_size` events at once.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BatchEvents {
+    /// Most events per batch (1–100).
+    #[serde(rename = "maxSize")]
+    pub max_size: u32,
+    /// Longest wait for a batch to fill (1s–60s).
+    pub timeout: String,
+    /// CEL key: one batch per value.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// CEL filter for events joining the batch.
+    #[serde(rename = "if", skip_serializing_if = "Option::is_none")]
+    pub condition: Option<String>,
+}
+
+/// Cancel a run when a matching event arrives.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Cancel {
+    /// Event name.
+    pub event: String,
+    /// How long the cancellation listens.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<String>,
+    /// CEL match (`async` = the cancel event, `event` = the trigger).
+    #[serde(rename = "if", skip_serializing_if = "Option::is_none")]
+    pub condition: Option<String>,
+}
+
+/// Priority: a CEL expression giving seconds to move a run ahead (or back).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Priority {
+    /// The expression.
+    pub run: String,
+}
+
+/// Timeouts: to start, and to finish.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Timeouts {
+    /// Longest wait from event to start.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start: Option<String>,
+    /// Longest run time from start.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finish: Option<String>,
+}
+
+/// `singleton.mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SingletonMode {
+    /// Skip the new run while one is running.
+    Skip,
+    /// Cancel the running one.
+    Cancel,
+}
+
+/// Singleton: one run at a time (per key).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Singleton {
+    /// CEL key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// What to do with a second run.
+    pub mode: SingletonMode,
+}
+
+/// A function's id, name, triggers and flow control.
+///
+/// ```
+/// use inngest_module::FunctionOptions;
+/// let options = FunctionOptions::new("process-order")
+///     .event("order.created")
+///     .retries(3)
+///     .concurrency(10)
+///     .throttle(5, "1s");
+/// assert!(options.problems().is_empty());
+/// ```
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct FunctionOptions {
+    /// The id within the app (a slug).
+    pub id: String,
+    /// Display name (defaults to the id).
+    pub name: Option<String>,
+    /// Triggers; none for invoke-only functions.
+    pub triggers: Vec<Trigger>,
+    /// Retries after the first attempt (0–20; the server's default is 4).
+    pub retries: Option<u32>,
+    /// Concurrency limits (at most two).
+    pub concurrency: Vec<Concurrency>,
+    /// Rate limit.
+    pub rate_limit: Option<RateLimit>,
+    /// Throttle.
+    pub throttle: Option<Throttle>,
+    /// Debounce.
+    pub debounce: Option<Debounce>,
+    /// Batching.
+    pub batch_events: Option<BatchEvents>,
+    /// Priority.
+    pub priority: Option<Priority>,
+    /// Idempotency key (CEL): one run per key per 24 h.
+    pub idempotency: Option<String>,
+    /// Timeouts.
+    pub timeouts: Option<Timeouts>,
+    /// Singleton.
+    pub singleton: Option<Singleton>,
+    /// Cancellation.
+    pub cancel: Vec<Cancel>,
+}
+
+impl FunctionOptions {
+    /// Options with this id.
+    pub fn new(id: impl Into<String>) -> Self {
+        Self {
+            id: id.into(),
+            ..Self::default()
+        }
+    }
+
+    /// Display name.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Triggered by an event (exact name or `prefix/*` wildcard).
+    pub fn event(mut self, event: impl Into<String>) -> Self {
+        self.triggers.push(Trigger::Event {
+            event: event.into(),
+            expression: None,
+        });
+        self
+    }
+
+    /// Triggered by an event matching a CEL expression (`"event.data.amount > 100"`).
+    pub fn event_if(mut self, event: impl Into<String>, expression: impl Into<String>) -> Self {
+        self.triggers.push(Trigger::Event {
+            event: event.into(),
+            expression: Some(expression.into()),
+        });
+        self
+    }
+
+    /// Triggered on a cron schedule (`"0 3 * * *"`, `"TZ=Europe/Paris 0 9 * * 1"`).
+    pub fn cron(mut self, cron: impl Into<String>) -> Self {
+        self.triggers.push(Trigger::Cron {
+            cron: cron.into(),
+            jitter: None,
+        });
+        self
+    }
+
+    /// Retries after the first attempt.
+    pub fn retries(mut self, retries: u32) -> Self {
+        self.retries = Some(retries);
+        self
+    }
+
+    /// At most `limit` steps of this function at once.
+    pub fn concurrency(mut self, limit: u32) -> Self {
+        self.concurrency.push(Concurrency {
+            limit,
+            key: None,
+            scope: None,
+        });
+        self
+    }
+
+    /// A keyed (and optionally scoped) concurrency limit.
+    pub fn concurrency_keyed(
+        mut self,
+        limit: u32,
+        key: impl Into<String>,
+        scope: Option<ConcurrencyScope>,
+    ) -> Self {
+        self.concurrency.push(Concurrency {
+            limit,
+            key: Some(key.into()),
+            scope,
+        });
+        self
+    }
+
+    /// At most `limit` runs per `period`.
+    pub fn rate_limit(mut self, limit: u32, period: impl Into<String>) -> Self {
+        self.rate_limit = Some(RateLimit {
+            limit,
+            period: period.into(),
+            key: None,
+        });
+        self
+    }
+
+    /// At most `limit` run starts per `period`.
+    pub fn throttle(mut self, limit: u32, period: impl Into<String>) -> Self {
+        self.throttle = Some(Throttle {
+            limit,
+            period: period.into(),
+            burst: None,
+            key: None,
+        });
+        self
+    }
+
+    /// Run once events stop for `period`.
+    pub fn debounce(mut self, period: impl Into<String>) -> Self {
+        self.debounce = Some(Debounce {
+            period: period.into(),
+            key: None,
+            timeout: None,
+        });
+        self
+    }
+
+    /// Receive events in batches.
+    pub fn batch_events(mut self, max_size: u32, timeout: impl Into<String>) -> Self {
+        self.batch_events = Some(BatchEvents {
+            max_size,
+            timeout: timeout.into(),
+            key: None,
+            condition: None,
+        });
+        self
+    }
+
+    /// Priority expression.
+    pub fn priority(mut self, run: impl Into<String>) -> Self {
+        self.priority = Some(Priority { run: run.into() });
+        self
+    }
+
+    /// Idempotency key expression.
+    pub fn idempotency(mut self, key: impl Into<String>) -> Self {
+        self.idempotency = Some(key.into());
+        self
+    }
+
+    /// Start and finish timeouts.
+    pub fn timeouts(mut self, start: Option<&str>, finish: Option<&str>) -> Self {
+        self.timeouts = Some(Timeouts {
+            start: start.map(Into::into),
+            finish: finish.map(Into::into),
+        });
+        self
+    }
+
+    /// One run at a time.
+    pub fn singleton(mut self, mode: SingletonMode, key: Option<&str>) -> Self {
+        self.singleton = Some(Singleton {
+            key: key.map(Into::into),
+            mode,
+        });
+        self
+    }
+
+    /// Cancel when `event` arrives (matching `condition`, within `timeout`).
+    pub fn cancel_on(
+        mut self,
+        event: impl Into<String>,
+        condition: Option<&str>,
+        timeout: Option<&str>,
+    ) -> Self {
+        self.cancel.push(Cancel {
+            event: event.into(),
+            timeout: timeout.map(Into::into),
+            condition: condition.map(Into::into),
+        });
+        self
+    }
+
+    /// Every problem with these options, each naming the option and the fix.
+    pub fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        let mut duration_problems = Vec::new();
+        let mut duration = |what: &str, text: &str, min: Option<u64>, max: Option<u64>| {
+            duration_problems.extend(duration_problem(what, text, min, max));
+        };
+        for trigger in &self.triggers {
+            if let Trigger::Cron { cron, jitter } = trigger {
+                if let Some(jitter) = jitter {
+                    duration("cron jitter", jitter, Some(1), Some(300));
+                }
+                let schedule = cron
+                    .strip_prefix("TZ=")
+                    .or_else(|| cron.strip_prefix("CRON_TZ="))
+                    .map_or(cron.as_str(), |rest| {
+                        rest.split_once(' ').map_or("", |(_, s)| s)
+                    });
+                let fields = schedule.split_whitespace().count();
+                if !(5..=6).contains(&fields) && !schedule.trim_start().starts_with('@') {
+                    problems.push(format!("cron `{cron}` needs 5 fields (minute hour day month weekday), optionally after `TZ=Area/City `"));
+                }
+            }
+        }
+        if let Some(rate) = &self.rate_limit {
+            duration("rate_limit period", &rate.period, Some(1), Some(86_400));
+        }
+        if let Some(throttle) = &self.throttle {
+            duration(
+                "throttle period",
+                &throttle.period,
+                Some(1),
+                Some(7 * 86_400),
+            );
+        }
+        if let Some(debounce) = &self.debounce {
+            duration(
+                "debounce period",
+                &debounce.period,
+                Some(1),
+                Some(7 * 86_400),
+            );
+            if let Some(timeout) = &debounce.timeout {
+                duration("debounce timeout", timeout, Some(1), Some(7 * 86_400));
+            }
+        }
+        if let Some(batch) = &self.batch_events {
+            duration("batch timeout", &batch.timeout, Some(1), Some(60));
+        }
+        if let Some(timeouts) = &self.timeouts {
+            for (what, value) in [
+                ("timeouts.start", &timeouts.start),
+                ("timeouts.finish", &timeouts.finish),
+            ] {
+                if let Some(value) = value {
+                    duration(what, value, Some(1), None);
+                }
+            }
+        }
+        for cancel in &self.cancel {
+            if let Some(timeout) = &cancel.timeout
+                && humantime::parse_rfc3339_weak(timeout).is_err()
+            {
+                duration("cancel_on timeout", timeout, None, None);
+            }
+        }
+        problems.append(&mut duration_problems);
+        if !is_slug(&self.id) {
+            problems.push(format!("id `{}` is not a slug: use lowercase letters, digits and hyphens, e.g. \"process-order\"", self.id));
+        }
+        if self.retries.is_some_and(|r| r > 20) {
+            problems.push("retries must be at most 20".into());
+        }
+        if self.concurrency.len() > 2 {
+            problems.push("at most two concurrency limits are allowed".into());
+        }
+        for limit in &self.concurrency {
+            if limit.limit == 0 {
+                problems.push("concurrency limit must be at least 1".into());
+            }
+            if matches!(
+                limit.scope,
+                Some(ConcurrencyScope::Env | ConcurrencyScope::Account)
+            ) && limit.key.is_none()
+            {
+                problems.push("concurrency with scope \"env\" or \"account\" needs a key".into());
+            }
+        }
+        if self.rate_limit.as_ref().is_some_and(|r| r.limit == 0) {
+            problems.push("rate_limit limit must be at least 1".into());
+        }
+        if self.throttle.as_ref().is_some_and(|t| t.limit == 0) {
+            problems.push("throttle limit must be at least 1".into());
+        }
+        if let Some(batch) = &self.batch_events {
+            if !(1..=100).contains(&batch.max_size) {
+                problems.push("batch max_size must be between 1 and 100".into());
+            }
+            if !self.cancel.is_empty() {
+                problems.push(
+                    "batch_events and cancel_on cannot be combined (the server rejects it)".into(),
+                );
+            }
+            if self.debounce.is_some() {
+                problems.push(
+                    "batch_events and debounce cannot be combined (the server rejects it)".into(),
+                );
+            }
+            if self.priority.is_some() {
+                problems.push(
+                    "batch_events and priority cannot be combined (the server rejects it)".into(),
+                );
+            }
+        }
+        for trigger in &self.triggers {
+            if let Trigger::Event { event, .. } = trigger
+                && (event.trim().is_empty() || event.len() > 512)
+            {
+                problems.push(format!("event trigger `{event}` must be 1–512 characters"));
+            }
+        }
+        problems
+    }
+
+    /// The entry in the register payload's `functions[]`.
+    pub(crate) fn to_register(&self, app_id: &str, url: &str) -> Value {
+        let composite = format!("{app_id}-{}", self.id);
+        let mut step = json!({
+            "id": "step",
+            "name": "step",
+            "runtime": { "type": "http", "url": format!("{url}?fnId={composite}&stepId=step") },
+        });
+        if let Some(retries) = self.retries {
+            step["retries"] = json!({ "attempts": retries });
+        }
+        let mut entry = json!({
+            "id": composite,
+            "name": self.name.clone().unwrap_or_else(|| self.id.clone()),
+            "triggers": self.triggers,
+            "steps": { "step": step },
+        });
+        let object = entry.as_object_mut();
+        if let Some(object) = object {
+            let mut put = |key: &str, value: Option<Value>| {
+                if let Some(value) = value {
+                    object.insert(key.into(), value);
+                }
+            };
+            put("idempotency", self.idempotency.clone().map(Value::String));
+            put(
+                "batchEvents",
+                self.batch_events
+                    .as_ref()
+                    .and_then(|v| serde_json::to_value(v).ok()),
+            );
+            put(
+                "rateLimit",
+                self.rate_limit
+                    .as_ref()
+                    .and_then(|v| serde_json::to_value(v).ok()),
+            );
+            put(
+                "throttle",
+                self.throttle
+                    .as_ref()
+                    .and_then(|v| serde_json::to_value(v).ok()),
+            );
+            put(
+                "singleton",
+                self.singleton
+                    .as_ref()
+                    .and_then(|v| serde_json::to_value(v).ok()),
+            );
+            put(
+                "concurrency",
+                (!self.concurrency.is_empty())
+                    .then(|| serde_json::to_value(&self.concurrency).ok())
+                    .flatten(),
+            );
+            put(
+                "debounce",
+                self.debounce
+                    .as_ref()
+                    .and_then(|v| serde_json::to_value(v).ok()),
+            );
+            put(
+                "priority",
+                self.priority
+                    .as_ref()
+                    .and_then(|v| serde_json::to_value(v).ok()),
+            );
+            put(
+                "timeouts",
+                self.timeouts
+                    .as_ref()
+                    .and_then(|v| serde_json::to_value(v).ok()),
+            );
+            put(
+                "cancel",
+                (!self.cancel.is_empty())
+                    .then(|| serde_json::to_value(&self.cancel).ok())
+                    .flatten(),
+            );
+        }
+        entry
+    }
+}
+
+/// A problem with a duration option, if any (bounds in seconds).
+fn duration_problem(what: &str, text: &str, min: Option<u64>, max: Option<u64>) -> Option<String> {
+    let format = |secs: Option<u64>, none: &str| {
+        secs.map_or(none.to_string(), |s| {
+            crate::protocol::format_duration(std::time::Duration::from_secs(s))
+        })
+    };
+    match parse_duration(text) {
+        Err(error) => Some(format!("{what}: {error}")),
+        Ok(d)
+            if min.is_some_and(|min| d.as_secs() < min)
+                || max.is_some_and(|max| d.as_secs() > max) =>
+        {
+            Some(format!(
+                "{what} `{text}` is out of range ({}–{})",
+                format(min, "0s"),
+                format(max, "no limit")
+            ))
+        }
+        Ok(_) => None,
+    }
+}
+
+/// What a function receives: its event(s), the step tools and the run's identity.
+pub struct Ctx<T = Value> {
+    /// The triggering event (the first of a batch).
+    pub event: Event<T>,
+    /// Every event of the run (more than one for batch functions).
+    pub events: Vec<Event<T>>,
+    /// The step tools.
+    pub step: Step,
+    /// The run id.
+    pub run_id: String,
+    /// The attempt, from 0.
+    pub attempt: u32,
+}
+
+/// The data of `inngest/function.failed`, received by `on_failure` handlers.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct FunctionFailed {
+    /// Composite id of the function that failed.
+    pub function_id: String,
+    /// Its run id.
+    pub run_id: String,
+    /// The error it failed with (`{name, message, …}`).
+    pub error: Value,
+    /// Its triggering event.
+    #[serde(default)]
+    pub event: Value,
+}
+
+/// The raw input the engine gives a handler.
+pub(crate) struct RawInput {
+    pub events: Vec<Value>,
+    pub step: Step,
+    pub run_id: String,
+    pub attempt: u32,
+}
+
+pub(crate) type Handler =
+    Arc<dyn Fn(RawInput) -> BoxFuture<'static, Result<Value, Error>> + Send + Sync>;
+
+/// A function ready to serve: options plus a handler (and an `on_failure` handler).
+#[derive(Clone)]
+pub struct Function {
+    pub(crate) options: FunctionOptions,
+    pub(crate) handler: Handler,
+    pub(crate) on_failure: Option<Handler>,
+}
+
+impl std::fmt::Debug for Function {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Function")
+            .field("options", &self.options)
+            .field("on_failure", &self.on_failure.is_some())
+            .finish()
+    }
+}
+
+fn typed_handler<T, R, F, Fut>(handler: F) -> Handler
+where
+    T: DeserializeOwned + Send + 'static,
+    R: Serialize,
+    F: Fn(Ctx<T>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<R, Error>> + Send + 'static,
+{
+    let handler = Arc::new(handler);
+    Arc::new(move |input: RawInput| {
+        let handler = Arc::clone(&handler);
+        async move {
+            let mut events = Vec::with_capacity(input.events.len());
+            for (index, raw) in input.events.iter().enumerate() {
+                let name = raw.get("name").and_then(Value::as_str).unwrap_or("?");
+                let what = if index == 0 {
+                    format!("event `{name}`")
+                } else {
+                    format!("event {index} (`{name}`)")
+                };
+                let event: Event<T> = decode(raw, &what).map_err(Error::non_retriable)?;
+                events.push(event);
+            }
+            // `Ctx::event` is the first event; decode it again rather than require `T: Clone`.
+            let first = input
+                .events
+                .first()
+                .ok_or_else(|| Error::non_retriable("the request carries no event"))?;
+            let event: Event<T> = decode(first, "the event").map_err(Error::non_retriable)?;
+            let ctx = Ctx {
+                event,
+                events,
+                step: input.step,
+                run_id: input.run_id,
+                attempt: input.attempt,
+            };
+            let output = handler(ctx).await?;
+            serde_json::to_value(output).map_err(|e| {
+                Error::non_retriable(format!("the function's result cannot be serialized: {e}"))
+            })
+        }
+        .boxed()
+    })
+}
+
+impl Function {
+    /// A function from options and a handler taking [`Ctx<T>`] (the payload type `T` is
+    /// decoded with serde; a payload that does not fit fails the run without retries,
+    /// naming the field).
+    pub fn new<T, R, F, Fut>(options: FunctionOptions, handler: F) -> Self
+    where
+        T: DeserializeOwned + Send + 'static,
+        R: Serialize,
+        F: Fn(Ctx<T>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<R, Error>> + Send + 'static,
+    {
+        Self {
+            options,
+            handler: typed_handler(handler),
+            on_failure: None,
+        }
+    }
+
+    /// Runs `handler` when this function fails for good (registered as the extra function
+    /// `<id>-failure`, triggered by `inngest/function.failed`).
+    pub fn on_failure<R, F, Fut>(mut self, handler: F) -> Self
+    where
+        R: Serialize,
+        F: Fn(Ctx<FunctionFailed>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<R, Error>> + Send + 'static,
+    {
+        self.on_failure = Some(typed_handler(handler));
+        self
+    }
+
+    /// The options.
+    pub fn options(&self) -> &FunctionOptions {
+        &self.options
+    }
+}
+
+/// The contribution kind for functions: providers contribute [`Function`]s (through
+/// `#[inngest_module::function]` or `Provider::contribute::<Functions, _>`), and the module
+/// serves every one from enabled modules.
+pub struct Functions;
+
+impl framework::ContributionKind for Functions {
+    type Item = Function;
+}

@@ -1,0 +1,116 @@
+//! Middleware hooks: the seam monitoring, tracing and users' own code plug into.
+//!
+//! Implement [`InngestHook`] on a provider and contribute it as [`Hooks`]; the module
+//! discovers every hook of enabled modules at start-up.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use std::sync::atomic::{AtomicU64, Ordering};
+//! use inngest_module::{Hooks, InngestHook, RunInfo, RunStatus};
+//! use framework::Provider;
+//!
+//! #[derive(Default)]
+//! struct CountRuns(AtomicU64);
+//! impl InngestHook for CountRuns {
+//!     fn on_run_end(&self, _run: &RunInfo, _status: RunStatus, _elapsed: std::time::Duration) {
+//!         self.0.fetch_add(1, Ordering::Relaxed);
+//!     }
+//! }
+//! let provider = Provider::value(CountRuns::default())
+//!     .contribute::<Hooks, _>(|this| Arc::clone(this) as Arc<dyn InngestHook>);
+//! # let _ = provider;
+//! ```
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+
+/// The run an execution request belongs to.
+#[derive(Debug, Clone)]
+pub struct RunInfo {
+    /// Composite function id (`<app_id>-<fn_id>`).
+    pub function_id: String,
+    /// Run id.
+    pub run_id: String,
+    /// Attempt, from 0.
+    pub attempt: u32,
+}
+
+/// How one execution request ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunStatus {
+    /// The function returned: the run is complete.
+    Completed,
+    /// The function failed and will be retried.
+    Retrying,
+    /// The function failed for good.
+    Failed,
+    /// Steps were reported or run: the run continues in a later request.
+    Continuing,
+}
+
+impl RunStatus {
+    /// A low-cardinality label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Completed => "completed",
+            RunStatus::Retrying => "retrying",
+            RunStatus::Failed => "failed",
+            RunStatus::Continuing => "continuing",
+        }
+    }
+}
+
+/// A step executed in this request.
+#[derive(Debug, Clone)]
+pub struct StepInfo {
+    /// The user's step id.
+    pub id: String,
+    /// The op reported (`StepRun`, `StepError`, `StepFailed`).
+    pub op: &'static str,
+}
+
+/// Hooks called around runs, steps and event sends. Every method has an empty default.
+/// Hooks are called inline: keep them fast and never block.
+pub trait InngestHook: Send + Sync + 'static {
+    /// An execution request for `run` is about to run user code.
+    fn on_run_start(&self, run: &RunInfo) {
+        let _ = run;
+    }
+    /// The execution request ended.
+    fn on_run_end(&self, run: &RunInfo, status: RunStatus, elapsed: Duration) {
+        let _ = (run, status, elapsed);
+    }
+    /// A step body ran in this request.
+    fn on_step_end(&self, run: &RunInfo, step: &StepInfo, elapsed: Duration) {
+        let _ = (run, step, elapsed);
+    }
+    /// Events are about to be sent; a hook may change them (add fields, trace context).
+    fn before_send(&self, events: &mut Vec<Value>) {
+        let _ = events;
+    }
+    /// A send finished: how many events, and whether it succeeded.
+    fn on_send_end(&self, count: usize, ok: bool) {
+        let _ = (count, ok);
+    }
+}
+
+/// The contribution kind for hooks.
+pub struct Hooks;
+
+impl framework::ContributionKind for Hooks {
+    type Item = Arc<dyn InngestHook>;
+}
+
+/// The discovered hooks, called in order.
+#[derive(Clone, Default)]
+pub(crate) struct HookList(pub Arc<[Arc<dyn InngestHook>]>);
+
+impl HookList {
+    pub(crate) fn each(&self, mut call: impl FnMut(&dyn InngestHook)) {
+        for hook in self.0.iter() {
+            call(hook.as_ref());
+        }
+    }
+}

@@ -1,0 +1,523 @@
+//! [`InngestOptions`]: the `inngest` config section, the `INNGEST_*` variables, validation
+//! per environment, and the resolved URLs and mode.
+//!
+//! Precedence, highest first: `APP__INNGEST__…` variables, `config/local.toml`,
+//! `config/{APP_ENV}.toml`, `config/default.toml`, then the `INNGEST_*` variables every
+//! Inngest SDK honours, then defaults.
+
+use std::fmt;
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use framework::{ConfigSection, Environment, Secret, SectionProblems};
+use serde::Deserialize;
+use serde::de::{self, Deserializer, Visitor};
+use url::Url;
+use validator::Validate;
+
+use crate::signature::is_well_formed_key;
+
+/// The `INNGEST_*` variables read into the `inngest` section, below every explicit layer.
+pub const ENV_ALIASES: [(&str, &str); 11] = [
+    ("INNGEST_EVENT_KEY", "inngest.event_key"),
+    ("INNGEST_SIGNING_KEY", "inngest.signing_key"),
+    (
+        "INNGEST_SIGNING_KEY_FALLBACK",
+        "inngest.signing_key_fallback",
+    ),
+    ("INNGEST_ENV", "inngest.environment"),
+    ("INNGEST_DEV", "inngest.dev"),
+    ("INNGEST_BASE_URL", "inngest.base_url"),
+    ("INNGEST_API_BASE_URL", "inngest.api_base_url"),
+    ("INNGEST_EVENT_API_BASE_URL", "inngest.event_api_base_url"),
+    ("INNGEST_SERVE_ORIGIN", "inngest.serve_origin"),
+    ("INNGEST_SERVE_PATH", "inngest.serve_path"),
+    ("INNGEST_ALLOW_IN_BAND_SYNC", "inngest.allow_in_band_sync"),
+];
+
+/// Dev mode: `INNGEST_DEV=1|true` (dev server at the default URL), `0|false` (cloud), or a
+/// URL (dev server there).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum DevMode {
+    /// Cloud mode: requests are signed and verified (the default, as in every SDK).
+    #[default]
+    Off,
+    /// Dev mode against the dev server at `http://localhost:8288`.
+    On,
+    /// Dev mode against the dev server at this URL.
+    At(Url),
+}
+
+impl DevMode {
+    /// `true` unless off.
+    pub fn is_dev(&self) -> bool {
+        !matches!(self, DevMode::Off)
+    }
+}
+
+impl<'de> Deserialize<'de> for DevMode {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct DevVisitor;
+        impl Visitor<'_> for DevVisitor {
+            type Value = DevMode;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("true, false, 1, 0 or the dev server's URL")
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<DevMode, E> {
+                Ok(if v { DevMode::On } else { DevMode::Off })
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<DevMode, E> {
+                match v {
+                    0 => Ok(DevMode::Off),
+                    1 => Ok(DevMode::On),
+                    _ => Err(E::custom(format!(
+                        "`{v}` is not a dev mode: use true, false, 1, 0 or a URL"
+                    ))),
+                }
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<DevMode, E> {
+                self.visit_i64(i64::try_from(v).unwrap_or(i64::MAX))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<DevMode, E> {
+                match v.trim() {
+                    "" | "0" | "false" => Ok(DevMode::Off),
+                    "1" | "true" => Ok(DevMode::On),
+                    url => Url::parse(url).map(DevMode::At).map_err(|e| {
+                        E::custom(format!("`{url}` is not a dev mode: use true, false, 1, 0 or the dev server's URL ({e})"))
+                    }),
+                }
+            }
+        }
+        deserializer.deserialize_any(DevVisitor)
+    }
+}
+
+/// Retry policy for [`InngestService::send`](crate::InngestService::send).
+#[derive(Debug, Clone, Deserialize, Validate)]
+#[serde(deny_unknown_fields, default)]
+pub struct SendOptions {
+    /// Attempts per request, including the first (1–20).
+    #[validate(range(min = 1, max = 20))]
+    pub max_attempts: u32,
+    /// Delay before the first retry; doubles each time, with jitter.
+    #[serde(with = "humantime_serde")]
+    pub initial_backoff: Duration,
+    /// Largest delay between attempts.
+    #[serde(with = "humantime_serde")]
+    pub max_backoff: Duration,
+    /// Events per request (1–5000; larger sends are split).
+    #[validate(range(min = 1, max = 5000))]
+    pub batch_size: usize,
+}
+
+impl Default for SendOptions {
+    fn default() -> Self {
+        Self {
+            max_attempts: 5,
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(5),
+            batch_size: 5000,
+        }
+    }
+}
+
+/// Options of the Inngest module: the `[inngest]` config section.
+///
+/// ```toml
+/// [inngest]
+/// app_id = "shop"
+/// dev = true                  # or INNGEST_DEV=1
+/// # signing_key = "signkey-prod-…"   (or INNGEST_SIGNING_KEY)
+/// ```
+#[derive(Debug, Clone, Deserialize, Validate)]
+#[serde(deny_unknown_fields, default)]
+pub struct InngestOptions {
+    /// The app id: a slug (`shop`, `billing-api`); function ids are `<app_id>-<fn_id>`.
+    pub app_id: String,
+    /// The app version reported on sync.
+    pub app_version: Option<String>,
+    /// The Inngest environment (branch) name, sent as `X-Inngest-Env` (`INNGEST_ENV`).
+    pub environment: Option<String>,
+    /// Dev mode (`INNGEST_DEV`).
+    pub dev: DevMode,
+    /// Key for sending events (`INNGEST_EVENT_KEY`).
+    pub event_key: Option<Secret>,
+    /// Key that signs requests (`INNGEST_SIGNING_KEY`), `signkey-<env>-<hex>`.
+    pub signing_key: Option<Secret>,
+    /// Key accepted while rotating (`INNGEST_SIGNING_KEY_FALLBACK`).
+    pub signing_key_fallback: Option<Secret>,
+    /// Sets both the API and the Event API base (`INNGEST_BASE_URL`).
+    pub base_url: Option<Url>,
+    /// The API base (`INNGEST_API_BASE_URL`); wins over `base_url`.
+    pub api_base_url: Option<Url>,
+    /// The Event API base (`INNGEST_EVENT_API_BASE_URL`); wins over `base_url`.
+    pub event_api_base_url: Option<Url>,
+    /// The path functions are served on (`INNGEST_SERVE_PATH`).
+    pub serve_path: String,
+    /// The public origin registered with the server (`INNGEST_SERVE_ORIGIN`), when it differs
+    /// from the request's `Host` (proxies, containers).
+    pub serve_origin: Option<Url>,
+    /// Verify request signatures. Only dev and test may turn this off.
+    pub verify_signatures: bool,
+    /// Accept in-band sync (`INNGEST_ALLOW_IN_BAND_SYNC`).
+    pub allow_in_band_sync: bool,
+    /// Largest execution request body, in bytes (1 KiB – 64 MiB); larger gets 413.
+    #[validate(range(min = 1024, max = 67_108_864))]
+    pub body_limit: usize,
+    /// Timeout of each outgoing request (register, event sends, API reads).
+    #[serde(with = "humantime_serde")]
+    pub request_timeout: Duration,
+    /// Retry policy for event sends.
+    #[validate(nested)]
+    pub send: SendOptions,
+}
+
+impl Default for InngestOptions {
+    fn default() -> Self {
+        Self {
+            app_id: String::new(),
+            app_version: None,
+            environment: None,
+            dev: DevMode::Off,
+            event_key: None,
+            signing_key: None,
+            signing_key_fallback: None,
+            base_url: None,
+            api_base_url: None,
+            event_api_base_url: None,
+            serve_path: "/api/inngest".into(),
+            serve_origin: None,
+            verify_signatures: true,
+            allow_in_band_sync: true,
+            body_limit: 4 * 1024 * 1024,
+            request_timeout: Duration::from_secs(10),
+            send: SendOptions::default(),
+        }
+    }
+}
+
+/// Parses a constant URL. Provably safe: the three callers pass literals that parse.
+#[allow(clippy::expect_used)]
+fn constant_url(text: &str) -> Url {
+    Url::parse(text).expect("constant URL")
+}
+
+static DEV_SERVER: LazyLock<Url> = LazyLock::new(|| constant_url("http://localhost:8288/"));
+static CLOUD_API: LazyLock<Url> = LazyLock::new(|| constant_url("https://api.inngest.com/"));
+static CLOUD_EVENTS: LazyLock<Url> = LazyLock::new(|| constant_url("https://inn.gs/"));
+
+impl InngestOptions {
+    /// Options for an app id, everything else default.
+    pub fn new(app_id: impl Into<String>) -> Self {
+        Self {
+            app_id: app_id.into(),
+            ..Self::default()
+        }
+    }
+
+    /// Dev mode on (no signatures; dev server at the default URL).
+    pub fn dev(mut self) -> Self {
+        self.dev = DevMode::On;
+        self
+    }
+
+    /// Sets the signing key.
+    pub fn signing_key(mut self, key: impl Into<String>) -> Self {
+        self.signing_key = Some(Secret::new(key));
+        self
+    }
+
+    /// Sets the event key.
+    pub fn event_key(mut self, key: impl Into<String>) -> Self {
+        self.event_key = Some(Secret::new(key));
+        self
+    }
+
+    /// Sets both base URLs.
+    pub fn base_url(mut self, url: Url) -> Self {
+        self.base_url = Some(url);
+        self
+    }
+
+    /// Fills every unset option from the `INNGEST_*` variables (explicit values win), the way
+    /// [`InngestModule::for_root`](crate::InngestModule::for_root) does.
+    pub fn with_env_fallbacks(mut self) -> Result<Self, String> {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let url = |name: &str| -> Result<Option<Url>, String> {
+            var(name)
+                .map(|v| Url::parse(&v).map_err(|e| format!("{name}=`{v}` is not a URL: {e}")))
+                .transpose()
+        };
+        self.event_key = self
+            .event_key
+            .or_else(|| var("INNGEST_EVENT_KEY").map(Secret::new));
+        self.signing_key = self
+            .signing_key
+            .or_else(|| var("INNGEST_SIGNING_KEY").map(Secret::new));
+        self.signing_key_fallback = self
+            .signing_key_fallback
+            .or_else(|| var("INNGEST_SIGNING_KEY_FALLBACK").map(Secret::new));
+        self.environment = self.environment.or_else(|| var("INNGEST_ENV"));
+        if self.dev == DevMode::Off
+            && let Some(value) = var("INNGEST_DEV")
+        {
+            self.dev = DevMode::deserialize(serde::de::value::StrDeserializer::<
+                serde::de::value::Error,
+            >::new(&value))
+            .map_err(|e| format!("INNGEST_DEV: {e}"))?;
+        }
+        if self.base_url.is_none() {
+            self.base_url = url("INNGEST_BASE_URL")?;
+        }
+        if self.api_base_url.is_none() {
+            self.api_base_url = url("INNGEST_API_BASE_URL")?;
+        }
+        if self.event_api_base_url.is_none() {
+            self.event_api_base_url = url("INNGEST_EVENT_API_BASE_URL")?;
+        }
+        if self.serve_origin.is_none() {
+            self.serve_origin = url("INNGEST_SERVE_ORIGIN")?;
+        }
+        if let Some(path) = var("INNGEST_SERVE_PATH")
+            && self.serve_path == "/api/inngest"
+        {
+            self.serve_path = path;
+        }
+        Ok(self)
+    }
+
+    /// `true` in dev mode.
+    pub fn is_dev(&self) -> bool {
+        self.dev.is_dev()
+    }
+
+    fn dev_origin(&self) -> Option<Url> {
+        match &self.dev {
+            DevMode::Off => None,
+            DevMode::On => Some(DEV_SERVER.clone()),
+            DevMode::At(url) => Some(url.clone()),
+        }
+    }
+
+    /// Where the SDK registers and reads run data: `api_base_url`, else `base_url`, else the
+    /// dev server (dev mode), else Inngest Cloud.
+    pub fn api_origin(&self) -> Url {
+        self.api_base_url
+            .clone()
+            .or_else(|| self.base_url.clone())
+            .or_else(|| self.dev_origin())
+            .unwrap_or_else(|| CLOUD_API.clone())
+    }
+
+    /// Where events are sent: `event_api_base_url`, else `base_url`, else the dev server
+    /// (dev mode), else Inngest Cloud.
+    pub fn event_api_origin(&self) -> Url {
+        self.event_api_base_url
+            .clone()
+            .or_else(|| self.base_url.clone())
+            .or_else(|| self.dev_origin())
+            .unwrap_or_else(|| CLOUD_EVENTS.clone())
+    }
+
+    /// The signing keys to try, in order.
+    pub(crate) fn signing_keys(&self) -> Vec<&str> {
+        [&self.signing_key, &self.signing_key_fallback]
+            .into_iter()
+            .flatten()
+            .filter(|key| !key.is_blank())
+            .map(Secret::expose)
+            .collect()
+    }
+
+    /// Every problem with these options in `env`, as `(field, message)` pairs.
+    pub fn problems(&self, env: Environment) -> Vec<(&'static str, String)> {
+        let mut problems = Vec::new();
+        if self.app_id.trim().is_empty() {
+            problems.push((
+                "app_id",
+                "is required: set it to your app's id, e.g. app_id = \"shop\"".to_string(),
+            ));
+        } else if !is_slug(&self.app_id) {
+            problems.push((
+                "app_id",
+                format!("`{}` is not a slug: use lowercase letters, digits and single hyphens, e.g. \"shop-api\"", self.app_id),
+            ));
+        }
+        if !self.serve_path.starts_with('/') {
+            problems.push((
+                "serve_path",
+                format!(
+                    "`{}` must start with `/`, e.g. \"/api/inngest\"",
+                    self.serve_path
+                ),
+            ));
+        }
+        for (field, key) in [
+            ("signing_key", &self.signing_key),
+            ("signing_key_fallback", &self.signing_key_fallback),
+        ] {
+            if let Some(key) = key
+                && !is_well_formed_key(key.expose())
+            {
+                problems.push((field, "is not a signing key: expected `signkey-<env>-<hex>` as shown in the Inngest dashboard (value not shown)".to_string()));
+            }
+        }
+        if self.signing_key_fallback.is_some() && self.signing_key.is_none() {
+            problems.push((
+                "signing_key_fallback",
+                "is set without signing_key: set INNGEST_SIGNING_KEY too".to_string(),
+            ));
+        }
+        if self.event_key.as_ref().is_some_and(Secret::is_blank) {
+            problems.push((
+                "event_key",
+                "is empty: remove it or set INNGEST_EVENT_KEY".to_string(),
+            ));
+        }
+        if self.request_timeout.is_zero() {
+            problems.push((
+                "request_timeout",
+                "must be more than 0, e.g. \"10s\"".to_string(),
+            ));
+        }
+        if self.send.initial_backoff > self.send.max_backoff {
+            problems.push((
+                "send.initial_backoff",
+                "must not exceed send.max_backoff".to_string(),
+            ));
+        }
+        if env.is_production_like() {
+            if self.signing_key.is_none() {
+                problems.push((
+                    "signing_key",
+                    format!("is required in {env}: set INNGEST_SIGNING_KEY"),
+                ));
+            }
+            if self.event_key.is_none() {
+                problems.push((
+                    "event_key",
+                    format!("is required in {env}: set INNGEST_EVENT_KEY"),
+                ));
+            }
+            if self.is_dev() {
+                problems.push((
+                    "dev",
+                    format!("dev mode is not allowed in {env}: unset INNGEST_DEV or set it to 0"),
+                ));
+            }
+            if !self.verify_signatures {
+                problems.push((
+                    "verify_signatures",
+                    format!("cannot be turned off in {env}"),
+                ));
+            }
+        } else if !self.is_dev() && self.verify_signatures && self.signing_key.is_none() {
+            problems.push((
+                "signing_key",
+                format!("is required in cloud mode: set INNGEST_SIGNING_KEY, or INNGEST_DEV=1 to use the dev server in {env}"),
+            ));
+        }
+        problems
+    }
+}
+
+/// `true` for `a-z0-9` words joined by single hyphens.
+pub fn is_slug(text: &str) -> bool {
+    !text.is_empty()
+        && text.split('-').all(|part| {
+            !part.is_empty()
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        })
+}
+
+impl ConfigSection for InngestOptions {
+    fn check(&self, env: Environment, problems: &mut SectionProblems) {
+        for (field, message) in self.problems(env) {
+            problems.add(field, message);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str =
+        "signkey-prod-8ee2262a15e8d3c42d6a840db7af3de2aab08ef632b32a37a687f24b34dba3ff";
+
+    #[test]
+    fn production_lists_every_problem() {
+        let mut options = InngestOptions::new("Shop App");
+        options.dev = DevMode::On;
+        options.verify_signatures = false;
+        options.serve_path = "api".into();
+        let fields: Vec<_> = options
+            .problems(Environment::Production)
+            .into_iter()
+            .map(|(f, _)| f)
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                "app_id",
+                "serve_path",
+                "signing_key",
+                "event_key",
+                "dev",
+                "verify_signatures"
+            ]
+        );
+    }
+
+    #[test]
+    fn valid_production_options_pass() {
+        let options = InngestOptions::new("shop")
+            .signing_key(KEY)
+            .event_key("evt");
+        assert!(options.problems(Environment::Production).is_empty());
+        assert!(
+            InngestOptions::new("shop")
+                .dev()
+                .problems(Environment::Development)
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn malformed_keys_are_reported_without_their_value() {
+        let options = InngestOptions::new("shop")
+            .signing_key("not-a-key-secret")
+            .event_key("e");
+        let problems = options.problems(Environment::Production);
+        assert_eq!(problems.len(), 1);
+        assert!(!problems[0].1.contains("not-a-key-secret"));
+    }
+
+    #[test]
+    fn urls_resolve_with_the_documented_precedence() {
+        let mut options = InngestOptions::new("shop");
+        assert_eq!(options.api_origin().as_str(), "https://api.inngest.com/");
+        assert_eq!(options.event_api_origin().as_str(), "https://inn.gs/");
+        options.dev = DevMode::On;
+        assert_eq!(options.api_origin().as_str(), "http://localhost:8288/");
+        options.base_url = Url::parse("http://10.0.0.1:9000").ok();
+        assert_eq!(options.event_api_origin().as_str(), "http://10.0.0.1:9000/");
+        options.event_api_base_url = Url::parse("http://events:1").ok();
+        assert_eq!(options.event_api_origin().as_str(), "http://events:1/");
+        assert_eq!(options.api_origin().as_str(), "http://10.0.0.1:9000/");
+    }
+
+    #[test]
+    fn slugs() {
+        assert!(is_slug("shop") && is_slug("shop-api-2"));
+        assert!(
+            !is_slug("")
+                && !is_slug("Shop")
+                && !is_slug("a--b")
+                && !is_slug("-a")
+                && !is_slug("a_b")
+        );
+    }
+}

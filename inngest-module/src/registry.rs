@@ -1,0 +1,210 @@
+//! The served functions: collected from discovery at start-up, checked, and turned into the
+//! register payload and introspection counts.
+
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
+
+use framework::{Discovered, Discovery, short_type_name};
+use serde_json::{Value, json};
+
+use crate::function::{Function, FunctionOptions, Handler};
+use crate::hooks::{HookList, InngestHook};
+use crate::options::InngestOptions;
+use crate::protocol;
+use crate::service::InngestService;
+
+/// The server's default retry count when a function sets none.
+pub const DEFAULT_RETRIES: u32 = 4;
+
+/// One servable entry: a function or its failure handler.
+pub(crate) struct Entry {
+    pub handler: Handler,
+    pub max_attempts: u32,
+}
+
+struct Served {
+    entries: HashMap<String, Entry>,
+    definitions: Vec<(FunctionOptions, bool)>,
+    hooks: HookList,
+}
+
+/// Why the functions cannot be served.
+#[derive(Debug, thiserror::Error)]
+#[error("Inngest functions are misconfigured:\n{}", problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
+pub struct FunctionsError {
+    /// Every problem found, each naming the function and its provider.
+    pub problems: Vec<String>,
+}
+
+/// The functions this app serves, and what it needs to serve them.
+pub struct Registry {
+    pub(crate) options: Arc<InngestOptions>,
+    pub(crate) service: Arc<InngestService>,
+    pub(crate) discovery: Arc<Discovery>,
+    served: OnceLock<Served>,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry")
+            .field("functions", &self.function_ids())
+            .finish()
+    }
+}
+
+impl Registry {
+    pub(crate) fn new(
+        options: Arc<InngestOptions>,
+        service: Arc<InngestService>,
+        discovery: Arc<Discovery>,
+    ) -> Self {
+        Self {
+            options,
+            service,
+            discovery,
+            served: OnceLock::new(),
+        }
+    }
+
+    /// Installs the discovered functions and hooks; every problem is reported at once.
+    pub(crate) fn install(
+        &self,
+        functions: Vec<Discovered<Function>>,
+        hooks: Vec<Arc<dyn InngestHook>>,
+    ) -> Result<(), FunctionsError> {
+        let app_id = &self.options.app_id;
+        let mut problems = Vec::new();
+        let mut owners: HashMap<String, String> = HashMap::new();
+        let mut entries = HashMap::new();
+        let mut definitions = Vec::new();
+        for found in functions {
+            let function = &found.item;
+            let owner = format!(
+                "{} (module `{}`)",
+                short_type_name(found.provider.type_name()),
+                found.module
+            );
+            let id = &function.options.id;
+            for problem in function.options.problems() {
+                problems.push(format!("function `{id}` of {owner}: {problem}"));
+            }
+            if let Some(first) = owners.insert(id.clone(), owner.clone()) {
+                problems.push(format!(
+                    "function id `{id}` is declared twice: by {first} and by {owner}; give one of them another id"
+                ));
+                continue;
+            }
+            let composite = format!("{app_id}-{id}");
+            let max_attempts = function.options.retries.unwrap_or(DEFAULT_RETRIES) + 1;
+            entries.insert(
+                composite.clone(),
+                Entry {
+                    handler: Arc::clone(&function.handler),
+                    max_attempts,
+                },
+            );
+            if let Some(on_failure) = &function.on_failure {
+                entries.insert(
+                    format!("{composite}-failure"),
+                    Entry {
+                        handler: Arc::clone(on_failure),
+                        max_attempts: 2,
+                    },
+                );
+            }
+            definitions.push((function.options.clone(), function.on_failure.is_some()));
+        }
+        if !problems.is_empty() {
+            problems.sort();
+            return Err(FunctionsError { problems });
+        }
+        definitions.sort_by(|a, b| a.0.id.cmp(&b.0.id));
+        let hooks = HookList(hooks.into());
+        self.service.set_hooks(hooks.clone());
+        let _ = self.served.set(Served {
+            entries,
+            definitions,
+            hooks,
+        });
+        Ok(())
+    }
+
+    pub(crate) fn entry(&self, composite_id: &str) -> Option<&Entry> {
+        self.served.get()?.entries.get(composite_id)
+    }
+
+    pub(crate) fn hooks(&self) -> HookList {
+        self.served
+            .get()
+            .map(|s| s.hooks.clone())
+            .unwrap_or_default()
+    }
+
+    /// Composite ids of every served function (failure handlers included), sorted.
+    pub fn function_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self
+            .served
+            .get()
+            .map(|s| s.entries.keys().cloned().collect())
+            .unwrap_or_default();
+        ids.sort();
+        ids
+    }
+
+    /// How many functions introspection reports (failure handlers count, as in the JS SDK).
+    pub fn function_count(&self) -> usize {
+        self.served.get().map_or(0, |s| s.entries.len())
+    }
+
+    /// The `functions[]` of the register payload, with step URLs under `url`.
+    pub fn function_configs(&self, url: &str) -> Vec<Value> {
+        let app_id = &self.options.app_id;
+        let mut configs = Vec::new();
+        for (options, has_failure) in self
+            .served
+            .get()
+            .map(|s| s.definitions.as_slice())
+            .unwrap_or_default()
+        {
+            configs.push(options.to_register(app_id, url));
+            if *has_failure {
+                let composite = format!("{app_id}-{}", options.id);
+                let failure = format!("{composite}-failure");
+                let name = options.name.clone().unwrap_or_else(|| options.id.clone());
+                configs.push(json!({
+                    "id": failure,
+                    "name": format!("{name} (failure)"),
+                    "triggers": [{
+                        "event": "inngest/function.failed",
+                        "expression": format!("event.data.function_id == '{composite}'"),
+                    }],
+                    "steps": { "step": {
+                        "id": "step",
+                        "name": "step",
+                        "runtime": { "type": "http", "url": format!("{url}?fnId={failure}&stepId=step") },
+                        "retries": { "attempts": 1 },
+                    }},
+                }));
+            }
+        }
+        configs
+    }
+
+    /// The body of `POST /fn/register`.
+    pub fn register_payload(&self, url: &str) -> Value {
+        let mut payload = json!({
+            "url": url,
+            "v": "0.1",
+            "deployType": "ping",
+            "sdk": protocol::SDK,
+            "framework": protocol::FRAMEWORK,
+            "appName": self.options.app_id,
+            "functions": self.function_configs(url),
+            "capabilities": { "trust_probe": "v1", "connect": "v1" },
+        });
+        if let Some(version) = &self.options.app_version {
+            payload["appVersion"] = json!(version);
+        }
+        payload
+    }
+}

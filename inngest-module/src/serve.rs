@@ -1,0 +1,659 @@
+//! The serve handler on `serve_path`: GET introspection, PUT sync (out-of-band and in-band),
+//! POST execution and the trust probe; 405 for anything else (PROTOCOL.md §1–§3, §5).
+
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{OriginalUri, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::Response;
+use serde_json::{Value, json};
+
+use crate::engine::{Execution, SharedState, drive};
+use crate::error::Error;
+use crate::function::RawInput;
+use crate::hooks::{RunInfo, RunStatus, StepInfo};
+use crate::protocol::{self, ExecutionRequest, headers};
+use crate::registry::Registry;
+use crate::signature::{self, SignatureError, key_hash_without_prefix, sha256_hex};
+use crate::step::Step;
+
+/// The router serving `serve_path`.
+pub fn router(registry: Arc<Registry>) -> Router {
+    let path = registry.options.serve_path.clone();
+    Router::new()
+        .route(&path, axum::routing::any(handle))
+        .layer(axum::extract::DefaultBodyLimit::disable())
+        .with_state(registry)
+}
+
+/// A response under construction: status, JSON body and extra headers.
+struct Reply {
+    status: StatusCode,
+    body: Vec<u8>,
+    headers: Vec<(&'static str, String)>,
+}
+
+impl Reply {
+    fn json(status: StatusCode, value: &Value) -> Self {
+        Self {
+            status,
+            body: serde_json::to_vec(value).unwrap_or_default(),
+            headers: Vec::new(),
+        }
+    }
+
+    fn error(status: StatusCode, message: impl Into<String>, no_retry: bool) -> Self {
+        let mut reply = Self::json(status, &json!({ "message": message.into() }));
+        reply
+            .headers
+            .push((headers::NO_RETRY, no_retry.to_string()));
+        reply
+    }
+
+    fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
+    }
+}
+
+fn now_secs() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or_default()
+}
+
+async fn handle(
+    State(registry): State<Arc<Registry>>,
+    OriginalUri(uri): OriginalUri,
+    request: Request,
+) -> Response {
+    let (parts, body) = request.into_parts();
+    let trace: Vec<(&'static str, String)> = ["traceparent", "tracestate"]
+        .into_iter()
+        .filter_map(|name| {
+            parts
+                .headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(|v| (name, v.to_string()))
+        })
+        .collect();
+    let limit = registry.options.body_limit;
+    let body = match axum::body::to_bytes(body, limit).await {
+        Ok(body) => body,
+        Err(_) => {
+            let reply = Reply::error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("the request body is larger than inngest.body_limit ({limit} bytes)"),
+                false,
+            );
+            return finish(&registry, reply, None, &trace);
+        }
+    };
+    let query = Query::parse(uri.query().unwrap_or_default());
+    let (reply, key) = match parts.method {
+        Method::GET => introspect(&registry, &parts.headers, &body),
+        Method::PUT => sync(&registry, &parts.headers, &uri, &query, &body).await,
+        Method::POST => execute(&registry, &parts.headers, &query, &body).await,
+        _ => (
+            Reply::json(
+                StatusCode::METHOD_NOT_ALLOWED,
+                &json!({ "message": "Method not allowed" }),
+            ),
+            None,
+        ),
+    };
+    finish(&registry, reply, key, &trace)
+}
+
+/// Adds the headers every response carries, and signs it with the key that verified the
+/// request (cloud mode).
+fn finish(
+    registry: &Registry,
+    reply: Reply,
+    key: Option<String>,
+    trace: &[(&'static str, String)],
+) -> Response {
+    let mut builder = Response::builder()
+        .status(reply.status)
+        .header("content-type", "application/json")
+        .header("user-agent", protocol::SDK)
+        .header(headers::SDK, protocol::SDK)
+        .header(headers::REQ_VERSION, protocol::REQ_VERSION)
+        .header(headers::FRAMEWORK, protocol::FRAMEWORK)
+        .header(headers::SDK_HANDLED, "true");
+    if let Some(env) = &registry.options.environment {
+        builder = builder.header(headers::ENV, env.as_str());
+    }
+    for (name, value) in trace.iter().chain(reply.headers.iter()) {
+        if let Ok(value) = HeaderValue::from_str(value) {
+            builder = builder.header(*name, value);
+        }
+    }
+    if let Some(key) = key {
+        builder = builder.header(
+            headers::SIGNATURE,
+            signature::signature_header(&key, &reply.body, now_secs()),
+        );
+    }
+    builder
+        .body(Body::from(reply.body))
+        .unwrap_or_else(|_| Response::new(Body::empty()))
+}
+
+#[derive(Default)]
+struct Query {
+    fn_id: Option<String>,
+    step_id: Option<String>,
+    probe: Option<String>,
+    deploy_id: Option<String>,
+}
+
+impl Query {
+    fn parse(query: &str) -> Self {
+        let mut parsed = Query::default();
+        for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
+            let value = Some(value.into_owned());
+            match name.as_ref() {
+                "fnId" => parsed.fn_id = value,
+                "stepId" => parsed.step_id = value,
+                "probe" => parsed.probe = value,
+                "deployId" => parsed.deploy_id = value,
+                _ => {}
+            }
+        }
+        parsed
+    }
+}
+
+/// Verification outcome: `Ok(Some(key))` verified with `key`, `Ok(None)` not required.
+fn authenticate(
+    registry: &Registry,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Option<String>, SignatureError> {
+    let options = &registry.options;
+    let header = headers
+        .get(headers::SIGNATURE)
+        .and_then(|v| v.to_str().ok());
+    if options.is_dev() || !options.verify_signatures {
+        return Ok(None);
+    }
+    let keys = options.signing_keys();
+    let index = signature::verify(header, body, &keys, now_secs())?;
+    Ok(keys.get(index).map(|key| key.to_string()))
+}
+
+fn unauthorized(error: &SignatureError) -> Reply {
+    Reply::error(
+        StatusCode::UNAUTHORIZED,
+        format!("Unauthorized: {error}"),
+        false,
+    )
+}
+
+fn introspect(
+    registry: &Registry,
+    request_headers: &HeaderMap,
+    body: &[u8],
+) -> (Reply, Option<String>) {
+    let options = &registry.options;
+    let signed = request_headers.contains_key(headers::SIGNATURE);
+    let mode = if options.is_dev() { "dev" } else { "cloud" };
+    let mut value = json!({
+        "authentication_succeeded": Value::Null,
+        "capabilities": { "trust_probe": "v1", "connect": "v1", "in_band_sync": "v1" },
+        "function_count": registry.function_count(),
+        "has_event_key": options.event_key.is_some(),
+        "has_signing_key": options.signing_key.is_some(),
+        "has_signing_key_fallback": options.signing_key_fallback.is_some(),
+        "mode": mode,
+        "schema_version": protocol::SCHEMA_VERSION,
+    });
+    if options.is_dev() || !signed {
+        return (Reply::json(StatusCode::OK, &value), None);
+    }
+    let key = match authenticate(registry, request_headers, body) {
+        Ok(key) => key,
+        Err(error) => return (unauthorized(&error), None),
+    };
+    let hash =
+        |key: &Option<framework::Secret>| key.as_ref().map(|k| key_hash_without_prefix(k.expose()));
+    if let Some(object) = value.as_object_mut() {
+        object.insert("authentication_succeeded".into(), json!(true));
+        object.insert("api_origin".into(), json!(options.api_origin().as_str()));
+        object.insert("app_id".into(), json!(options.app_id));
+        object.insert("env".into(), json!(options.environment));
+        object.insert(
+            "event_api_origin".into(),
+            json!(options.event_api_origin().as_str()),
+        );
+        object.insert(
+            "event_key_hash".into(),
+            json!(options.event_key.as_ref().map(|k| sha256_hex(k.expose()))),
+        );
+        object.insert("framework".into(), json!(protocol::FRAMEWORK));
+        object.insert("sdk_language".into(), json!(protocol::SDK_LANGUAGE));
+        object.insert("sdk_version".into(), json!(protocol::SDK_VERSION));
+        object.insert(
+            "serve_origin".into(),
+            json!(
+                options
+                    .serve_origin
+                    .as_ref()
+                    .map(|u| u.as_str().trim_end_matches('/'))
+            ),
+        );
+        object.insert("serve_path".into(), json!(options.serve_path));
+        object.insert("signing_key_hash".into(), json!(hash(&options.signing_key)));
+        object.insert(
+            "signing_key_fallback_hash".into(),
+            json!(hash(&options.signing_key_fallback)),
+        );
+    }
+    (Reply::json(StatusCode::OK, &value), key)
+}
+
+/// The URL to register: `serve_origin` (or the request's `Host`) plus the served path.
+fn app_url(registry: &Registry, request_headers: &HeaderMap, uri: &axum::http::Uri) -> String {
+    let path = uri.path();
+    if let Some(origin) = &registry.options.serve_origin {
+        return format!("{}{path}", origin.as_str().trim_end_matches('/'));
+    }
+    let host = request_headers
+        .get("host")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("localhost");
+    let scheme = request_headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("http");
+    format!("{scheme}://{host}{path}")
+}
+
+async fn sync(
+    registry: &Registry,
+    request_headers: &HeaderMap,
+    uri: &axum::http::Uri,
+    query: &Query,
+    body: &Bytes,
+) -> (Reply, Option<String>) {
+    let options = &registry.options;
+    let in_band = request_headers
+        .get(headers::SYNC_KIND)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|kind| kind == "in_band" || kind == "in-band")
+        && options.allow_in_band_sync;
+    let signed = request_headers.contains_key(headers::SIGNATURE);
+    let key = if in_band || signed {
+        match authenticate(registry, request_headers, body) {
+            Ok(key) => key,
+            Err(error) => return (unauthorized(&error), None),
+        }
+    } else {
+        None
+    };
+    if in_band {
+        return (in_band_sync(registry, request_headers, uri, body), key);
+    }
+    let url = app_url(registry, request_headers, uri);
+    let server_kind = request_headers
+        .get(headers::SERVER_KIND)
+        .and_then(|v| v.to_str().ok())
+        .map(String::from);
+    let reply = match register(
+        registry,
+        &url,
+        query.deploy_id.as_deref(),
+        server_kind.as_deref(),
+    )
+    .await
+    {
+        Ok(modified) => Reply::json(
+            StatusCode::OK,
+            &json!({ "message": "Successfully synced.", "modified": modified }),
+        ),
+        Err((status, message)) => {
+            Reply::json(status, &json!({ "message": message, "modified": false }))
+        }
+    };
+    let mut reply = reply.header(headers::SYNC_KIND, "out_of_band");
+    if let Some(kind) = server_kind {
+        reply = reply.header(headers::EXPECTED_SERVER_KIND, kind);
+    }
+    (reply, key)
+}
+
+fn in_band_sync(
+    registry: &Registry,
+    request_headers: &HeaderMap,
+    uri: &axum::http::Uri,
+    body: &[u8],
+) -> Reply {
+    let parsed: Option<Value> = serde_json::from_slice(body).ok();
+    let url = match parsed.as_ref().and_then(Value::as_object) {
+        Some(object) if object.len() == 1 && object.get("url").is_some_and(Value::is_string) => {
+            object
+                .get("url")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string()
+        }
+        _ => {
+            return Reply::json(
+                StatusCode::BAD_REQUEST,
+                &json!({ "code": "invalid_request", "message": "an in-band sync body must be exactly {\"url\": \"<app url>\"}" }),
+            );
+        }
+    };
+    let options = &registry.options;
+    let url = match &options.serve_origin {
+        Some(_) => app_url(registry, request_headers, uri),
+        None => url,
+    };
+    let (introspection, _) = introspect(registry, request_headers, body);
+    let inspection: Value = serde_json::from_slice(&introspection.body).unwrap_or(Value::Null);
+    let value = json!({
+        "app_id": options.app_id,
+        "appVersion": options.app_version,
+        "capabilities": { "trust_probe": "v1", "connect": "v1" },
+        "env": options.environment,
+        "framework": protocol::FRAMEWORK,
+        "functions": registry.function_configs(&url),
+        "inspection": inspection,
+        "platform": Value::Null,
+        "sdk_author": "inngest",
+        "sdk_language": protocol::SDK_LANGUAGE,
+        "sdk_version": protocol::SDK_VERSION,
+        "sdk": protocol::SDK,
+        "url": url,
+    });
+    Reply::json(StatusCode::OK, &value).header(headers::SYNC_KIND, "in_band")
+}
+
+/// `POST {api}/fn/register`. Returns `modified`, or the status and message to answer with.
+async fn register(
+    registry: &Registry,
+    url: &str,
+    deploy_id: Option<&str>,
+    server_kind: Option<&str>,
+) -> Result<bool, (StatusCode, String)> {
+    let options = &registry.options;
+    let mut target = options.api_origin().join("fn/register").map_err(|e| {
+        (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("the register URL cannot be built: {e}"),
+        )
+    })?;
+    if let Some(deploy_id) = deploy_id {
+        target.query_pairs_mut().append_pair("deployId", deploy_id);
+    }
+    let payload = registry.register_payload(url);
+    let result = registry
+        .service
+        .api_request("registering the app", |client| {
+            let mut request = client
+                .post(target.clone())
+                .header(headers::SYNC_KIND, "out_of_band")
+                .header(headers::FRAMEWORK, protocol::FRAMEWORK)
+                .json(&payload);
+            if let Some(kind) = server_kind {
+                request = request.header(headers::EXPECTED_SERVER_KIND, kind);
+            }
+            request
+        })
+        .await;
+    match result {
+        Ok(response) => {
+            let body: Value = response.json().await.unwrap_or(Value::Null);
+            tracing::info!(
+                url,
+                functions = registry.function_count(),
+                "synced with Inngest"
+            );
+            Ok(body
+                .get("modified")
+                .and_then(Value::as_bool)
+                .unwrap_or(false))
+        }
+        Err(crate::service::ApiError::Status { status, body, .. })
+            if (400..500).contains(&status) =>
+        {
+            let message = serde_json::from_str::<Value>(&body)
+                .ok()
+                .and_then(|v| v.get("error").and_then(Value::as_str).map(String::from))
+                .unwrap_or(body);
+            tracing::warn!(url, status, %message, "Inngest rejected the sync");
+            Err((
+                StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+                message,
+            ))
+        }
+        Err(error) => {
+            tracing::warn!(url, %error, "sync with Inngest failed");
+            Err((StatusCode::INTERNAL_SERVER_ERROR, error.to_string()))
+        }
+    }
+}
+
+async fn execute(
+    registry: &Registry,
+    request_headers: &HeaderMap,
+    query: &Query,
+    body: &Bytes,
+) -> (Reply, Option<String>) {
+    let key = match authenticate(registry, request_headers, body) {
+        Ok(key) => key,
+        Err(error) => return (unauthorized(&error), None),
+    };
+    if let Some(probe) = &query.probe {
+        let reply = if probe == "trust" {
+            Reply {
+                status: StatusCode::OK,
+                body: Vec::new(),
+                headers: Vec::new(),
+            }
+        } else {
+            Reply::error(
+                StatusCode::BAD_REQUEST,
+                format!("unknown probe `{probe}`; the only probe is `trust`"),
+                true,
+            )
+        };
+        return (reply, key);
+    }
+    let Some(fn_id) = query.fn_id.as_deref() else {
+        return (
+            Reply::error(
+                StatusCode::BAD_REQUEST,
+                "the `fnId` query parameter is missing",
+                true,
+            ),
+            key,
+        );
+    };
+    let Some(entry) = registry.entry(fn_id) else {
+        let message = format!(
+            "no function `{fn_id}` is served here; served: {}",
+            registry.function_ids().join(", ")
+        );
+        let mut reply = Reply::json(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &json!({ "type": "internal", "name": "FunctionNotFound", "message": message, "stack": "" }),
+        );
+        reply.headers.push((headers::NO_RETRY, "false".into()));
+        return (reply, key);
+    };
+    let mut request: ExecutionRequest = match serde_json::from_slice(body) {
+        Ok(request) => request,
+        Err(error) => {
+            let reply = Reply::json(
+                StatusCode::BAD_REQUEST,
+                &json!({ "name": "MalformedRequest", "message": format!("the execution request is not valid JSON of the expected shape: {error}") }),
+            )
+            .header(headers::NO_RETRY, "true");
+            return (reply, key);
+        }
+    };
+    if (request.ctx.use_api || request.use_api)
+        && let Err(message) = hydrate(registry, &mut request).await
+    {
+        return (
+            Reply::error(StatusCode::INTERNAL_SERVER_ERROR, message, false),
+            key,
+        );
+    }
+    let target = query
+        .step_id
+        .clone()
+        .or_else(|| {
+            request_headers
+                .get(headers::STEP_ID)
+                .and_then(|v| v.to_str().ok())
+                .map(String::from)
+        })
+        .filter(|step| step != "step" && !step.is_empty());
+    (run(registry, fn_id, entry, request, target).await, key)
+}
+
+/// Fetches events and memoized steps when the payload was too large to send inline.
+async fn hydrate(registry: &Registry, request: &mut ExecutionRequest) -> Result<(), String> {
+    let run_id = request.ctx.run_id.clone();
+    let base = registry.options.api_origin();
+    let fetch = |path: String| {
+        let url = base.join(&path);
+        async move {
+            let url = url.map_err(|e| format!("the API URL cannot be built: {e}"))?;
+            let response = registry
+                .service
+                .api_request("loading run data (use_api)", |client| {
+                    client.get(url.clone())
+                })
+                .await
+                .map_err(|e| e.to_string())?;
+            response
+                .json::<Value>()
+                .await
+                .map_err(|e| format!("loading run data (use_api): {e}"))
+        }
+    };
+    let events = fetch(format!("v0/runs/{run_id}/batch")).await?;
+    let steps = fetch(format!("v0/runs/{run_id}/actions")).await?;
+    request.events =
+        serde_json::from_value(events).map_err(|e| format!("run events from the API: {e}"))?;
+    request.event = request.events.first().cloned().unwrap_or(Value::Null);
+    request.steps =
+        serde_json::from_value(steps).map_err(|e| format!("run steps from the API: {e}"))?;
+    Ok(())
+}
+
+async fn run(
+    registry: &Registry,
+    fn_id: &str,
+    entry: &crate::registry::Entry,
+    request: ExecutionRequest,
+    target: Option<String>,
+) -> Reply {
+    let hooks = registry.hooks();
+    let info = RunInfo {
+        function_id: fn_id.to_string(),
+        run_id: request.ctx.run_id.clone(),
+        attempt: request.ctx.attempt,
+    };
+    hooks.each(|hook| hook.on_run_start(&info));
+    let started = Instant::now();
+    let state = SharedState::new(&request, target, entry.max_attempts);
+    let step = Step::new(
+        state.clone(),
+        Arc::clone(&registry.service),
+        registry.options.app_id.as_str().into(),
+    );
+    let events = if request.events.is_empty() {
+        vec![request.event.clone()]
+    } else {
+        request.events.clone()
+    };
+    let input = RawInput {
+        events,
+        step,
+        run_id: request.ctx.run_id.clone(),
+        attempt: request.ctx.attempt,
+    };
+    let execution = drive(state, (entry.handler)(input)).await;
+
+    let (reply, status) = match execution {
+        Execution::Complete(value) => (Reply::json(StatusCode::OK, &value), RunStatus::Completed),
+        Execution::Failed(error) => failure_reply(&error),
+        Execution::Ops(ops) => (
+            Reply::json(StatusCode::PARTIAL_CONTENT, &json!(ops)),
+            RunStatus::Continuing,
+        ),
+        Execution::StepRan(outcome) => {
+            let op_name = match outcome.op.op {
+                protocol::Opcode::StepRun => "StepRun",
+                protocol::Opcode::StepError => "StepError",
+                _ => "StepFailed",
+            };
+            let elapsed = outcome
+                .op
+                .timing
+                .map(|t| std::time::Duration::from_nanos(u64::try_from(t.b).unwrap_or(u64::MAX)));
+            let step_info = StepInfo {
+                id: outcome.op.display_name.clone(),
+                op: op_name,
+            };
+            hooks.each(|hook| hook.on_step_end(&info, &step_info, elapsed.unwrap_or_default()));
+            let mut reply = Reply::json(StatusCode::PARTIAL_CONTENT, &json!([outcome.op]));
+            if let Some(no_retry) = outcome.no_retry {
+                reply
+                    .headers
+                    .push((headers::NO_RETRY, no_retry.to_string()));
+            }
+            if let Some(retry_after) = outcome.retry_after {
+                reply
+                    .headers
+                    .push((headers::RETRY_AFTER, retry_after.header_value()));
+            }
+            (reply, RunStatus::Continuing)
+        }
+        Execution::StepNotFound { requested, found } => {
+            let mut reply = Reply::json(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &json!({
+                    "error": format!("could not find step `{requested}` to run; the function may have changed since the run started"),
+                    "requestedStep": requested,
+                    "foundSteps": found,
+                    "totalFoundSteps": found.len(),
+                }),
+            );
+            reply.headers.push((headers::NO_RETRY, "false".into()));
+            (reply, RunStatus::Retrying)
+        }
+    };
+    let elapsed = started.elapsed();
+    hooks.each(|hook| hook.on_run_end(&info, status, elapsed));
+    reply
+}
+
+fn failure_reply(error: &Error) -> (Reply, RunStatus) {
+    let body = error.to_value();
+    if error.is_retriable() {
+        let mut reply = Reply::json(StatusCode::INTERNAL_SERVER_ERROR, &body)
+            .header(headers::NO_RETRY, "false");
+        if let Some(retry_after) = error.retry_after_value() {
+            reply
+                .headers
+                .push((headers::RETRY_AFTER, retry_after.header_value()));
+        }
+        (reply, RunStatus::Retrying)
+    } else {
+        (
+            Reply::json(StatusCode::BAD_REQUEST, &body).header(headers::NO_RETRY, "true"),
+            RunStatus::Failed,
+        )
+    }
+}
