@@ -134,6 +134,21 @@ fn from_memo<T: DeserializeOwned>(identity: &StepIdentity, value: &Value) -> Res
     .map_err(Error::non_retriable)
 }
 
+/// An op reported as it is (not a run step): `data` is `null`, as the server expects.
+fn reported_op(identity: &StepIdentity, op: Opcode, name: Option<String>, opts: Value) -> Op {
+    Op {
+        id: identity.hash.clone(),
+        op,
+        name,
+        display_name: identity.id.clone(),
+        opts: Some(opts),
+        userland: userland(identity),
+        data: OpData::Null,
+        error: None,
+        timing: None,
+    }
+}
+
 impl Step {
     pub(crate) fn new(state: SharedState, service: Arc<InngestService>, app_id: Arc<str>) -> Self {
         Self {
@@ -293,17 +308,7 @@ impl Step {
         if self.state.memo(&identity.hash).is_some() {
             return Ok(());
         }
-        let op = Op {
-            id: identity.hash.clone(),
-            op: Opcode::Sleep,
-            name: Some(name),
-            display_name: identity.id.clone(),
-            opts: Some(json!({})),
-            userland: userland(&identity),
-            data: OpData::Null,
-            error: None,
-            timing: None,
-        };
+        let op = reported_op(&identity, Opcode::Sleep, Some(name), json!({}));
         found(&self.state, op, false).await;
         std::future::pending().await
     }
@@ -330,17 +335,12 @@ impl Step {
             if let Some(expression) = wait.expression {
                 opts.insert("if".into(), Value::String(expression));
             }
-            let op = Op {
-                id: identity.hash.clone(),
-                op: Opcode::WaitForEvent,
-                name: Some(wait.event),
-                display_name: identity.id.clone(),
-                opts: Some(Value::Object(opts)),
-                userland: userland(&identity),
-                data: OpData::Null,
-                error: None,
-                timing: None,
-            };
+            let op = reported_op(
+                &identity,
+                Opcode::WaitForEvent,
+                Some(wait.event),
+                Value::Object(opts),
+            );
             found(&self.state, op, false).await;
             std::future::pending().await
         }
@@ -404,17 +404,7 @@ impl Step {
             if let Some(timeout) = invoke.timeout {
                 opts.insert("timeout".into(), Value::String(timeout));
             }
-            let op = Op {
-                id: identity.hash.clone(),
-                op: Opcode::InvokeFunction,
-                name: None,
-                display_name: identity.id.clone(),
-                opts: Some(Value::Object(opts)),
-                userland: userland(&identity),
-                data: OpData::Null,
-                error: None,
-                timing: None,
-            };
+            let op = reported_op(&identity, Opcode::InvokeFunction, None, Value::Object(opts));
             found(&self.state, op, false).await;
             std::future::pending().await
         }
