@@ -65,13 +65,14 @@ pub(crate) struct RunState {
 pub(crate) struct SharedState(Arc<Mutex<RunState>>);
 
 impl SharedState {
+    /// State for one request; takes the memo out of `request`.
     pub(crate) fn new(
-        request: &ExecutionRequest,
+        request: &mut ExecutionRequest,
         target: Option<String>,
         max_attempts: u32,
     ) -> Self {
         Self(Arc::new(Mutex::new(RunState {
-            memo: request.steps.clone(),
+            memo: std::mem::take(&mut request.steps),
             target,
             immediate: !request.ctx.disable_immediate_execution,
             attempt: request.ctx.attempt,

@@ -566,16 +566,17 @@ async fn run(
     };
     hooks.each(|hook| hook.on_run_start(&info));
     let started = Instant::now();
-    let state = SharedState::new(&request, target, entry.max_attempts);
+    let mut request = request;
+    let state = SharedState::new(&mut request, target, entry.max_attempts);
     let step = Step::new(
         state.clone(),
         Arc::clone(&registry.service),
         registry.options.app_id.as_str().into(),
     );
     let events = if request.events.is_empty() {
-        vec![request.event.clone()]
+        vec![std::mem::take(&mut request.event)]
     } else {
-        request.events.clone()
+        std::mem::take(&mut request.events)
     };
     let input = RawInput {
         events,

@@ -152,18 +152,21 @@ pub fn verify(
     if (now - seconds).abs() > SIGNATURE_WINDOW_SECS {
         return Err(SignatureError::Expired);
     }
-    let canonical = canonicalize(body);
+    // The server signs canonical JSON, so the raw bytes usually match; the JCS form is
+    // computed only when they do not.
     for (index, key) in keys.iter().enumerate() {
         if mac(key, body, timestamp).verify_slice(&expected).is_ok() {
             return Ok(index);
         }
-        if let Some(canonical) = &canonical
-            && canonical.as_slice() != body
-            && mac(key, canonical, timestamp)
+    }
+    if let Some(canonical) = canonicalize(body).filter(|c| c.as_slice() != body) {
+        for (index, key) in keys.iter().enumerate() {
+            if mac(key, &canonical, timestamp)
                 .verify_slice(&expected)
                 .is_ok()
-        {
-            return Ok(index);
+            {
+                return Ok(index);
+            }
         }
     }
     Err(SignatureError::Mismatch)

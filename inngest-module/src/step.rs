@@ -127,11 +127,14 @@ fn userland(identity: &StepIdentity) -> Userland {
 }
 
 fn from_memo<T: DeserializeOwned>(identity: &StepIdentity, value: &Value) -> Result<T, Error> {
-    decode(
-        value,
-        &format!("the memoized result of step `{}`", identity.id),
-    )
-    .map_err(Error::non_retriable)
+    // The fast path; on failure decode again to name the field that does not fit.
+    T::deserialize(value).or_else(|_| {
+        decode(
+            value,
+            &format!("the memoized result of step `{}`", identity.id),
+        )
+        .map_err(Error::non_retriable)
+    })
 }
 
 /// An op reported as it is (not a run step): `data` is `null`, as the server expects.
