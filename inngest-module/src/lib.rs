@@ -59,7 +59,10 @@ pub use function::{
     Trigger,
 };
 pub use hooks::{Hooks, InngestHook, RunInfo, RunStatus, StepInfo};
-pub use inngest_module_macros::{function, on_cron, on_event};
+pub use inngest_module_macros::{
+    batch, cancel_on, concurrency, debounce, function, idempotency, on_cron, on_event, on_failure,
+    priority, rate_limit, retries, singleton, throttle, timeouts,
+};
 pub use module::{InngestModule, MODULE_NAME};
 pub use options::{DevMode, ENV_ALIASES, InngestOptions, SendOptions, is_slug};
 pub use registry::{DEFAULT_RETRIES, FunctionsError, Registry};

@@ -414,7 +414,8 @@ impl Step {
     }
 }
 
-/// The memo of a send-event step: `{ids:[…]}` (JS) or `[…]` (Python, Rust).
+/// The memo of a send-event step: `{ids:[…]}` (what JS and this SDK write) or `[…]`
+/// (what the Python SDK and inngest-rs write); both are read.
 #[derive(Serialize, serde::Deserialize)]
 #[serde(untagged)]
 enum SentIds {

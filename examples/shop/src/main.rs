@@ -1,0 +1,17 @@
+//! `shop`: the online shop's back office as Inngest functions. See the crate docs of
+//! `shop` (src/lib.rs) and docs/inngest.md.
+//!
+//! ```sh
+//! cargo run -p shop                          # dev mode; needs the Inngest dev server
+//! APP_ENV=production cargo run -p shop       # fails: inngest.signing_key and inngest.event_key are required
+//! ```
+
+use framework::App;
+
+#[tokio::main]
+async fn main() -> framework::Result<()> {
+    App::new(shop::app_module())
+        .config_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/config"))
+        .run()
+        .await
+}

@@ -1,0 +1,270 @@
+//! The `users` module: sign-up over HTTP (`POST /users` sends `user.signed_up`) and the
+//! onboarding function: a welcome email, then up to three days waiting for the address to be
+//! verified, then either a reminder or marking the user verified.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use axum::http::StatusCode;
+use axum::routing::post;
+use axum::{Json, Router, extract::State};
+use framework::{Module, injectable};
+use inngest_module::{self as inngest, Ctx, Event, InngestService, SendError, WaitFor};
+use serde::{Deserialize, Serialize};
+
+use crate::api::{ApiError, new_id};
+
+/// `user.signed_up`: someone created an account.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserSignedUp {
+    /// The new user's id (`usr-…`).
+    pub user_id: String,
+    /// Where to send the welcome email.
+    pub email: String,
+}
+
+/// `user.email_verified`: the user clicked the link in the welcome email.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EmailVerified {
+    /// The user.
+    pub user_id: String,
+}
+
+/// What the mail provider answered: the id of the queued message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MailSent {
+    /// The message id (`mail-<n>`).
+    pub message_id: String,
+    /// The recipient.
+    pub to: String,
+    /// The template used.
+    pub template: String,
+}
+
+/// A pretend mail provider that keeps an in-memory outbox.
+#[derive(Debug, Default)]
+pub struct Mailer {
+    outbox: Mutex<Vec<MailSent>>,
+}
+
+#[injectable]
+impl Mailer {
+    fn new() -> Self {
+        Self::default()
+    }
+
+    /// Queues an email built from `template`.
+    pub fn send(&self, to: &str, template: &str) -> MailSent {
+        let mut outbox = self
+            .outbox
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mail = MailSent {
+            message_id: format!("mail-{}", outbox.len()),
+            to: to.to_string(),
+            template: template.to_string(),
+        };
+        outbox.push(mail.clone());
+        tracing::info!(to, template, "email queued");
+        mail
+    }
+
+    /// Every email queued so far.
+    pub fn outbox(&self) -> Vec<MailSent> {
+        self.outbox
+            .lock()
+            .map(|outbox| outbox.clone())
+            .unwrap_or_default()
+    }
+}
+
+/// Which users verified their address.
+#[derive(Debug, Default)]
+pub struct UserDirectory {
+    verified: Mutex<HashMap<String, bool>>,
+}
+
+#[injectable]
+impl UserDirectory {
+    fn new() -> Self {
+        Self::default()
+    }
+
+    /// Marks the user verified; `false` if they already were.
+    pub fn mark_verified(&self, user_id: &str) -> bool {
+        let mut verified = self
+            .verified
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        verified.insert(user_id.to_string(), true) != Some(true)
+    }
+
+    /// Whether the user verified their address.
+    pub fn is_verified(&self, user_id: &str) -> bool {
+        self.verified
+            .lock()
+            .map(|verified| verified.get(user_id).copied().unwrap_or(false))
+            .unwrap_or(false)
+    }
+}
+
+/// How onboarding ended (the function's result).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum OnboardingOutcome {
+    /// The user verified their address within three days.
+    Verified {
+        /// The user.
+        #[serde(rename = "userId")]
+        user_id: String,
+    },
+    /// They did not: a reminder went out.
+    Reminded {
+        /// The user.
+        #[serde(rename = "userId")]
+        user_id: String,
+        /// The reminder's message id.
+        #[serde(rename = "messageId")]
+        message_id: String,
+    },
+}
+
+/// The onboarding function.
+pub struct Onboarding {
+    mailer: Arc<Mailer>,
+    directory: Arc<UserDirectory>,
+}
+
+#[injectable]
+impl Onboarding {
+    fn new(mailer: Arc<Mailer>, directory: Arc<UserDirectory>) -> Self {
+        Self { mailer, directory }
+    }
+
+    /// Welcome email → wait up to 3 days for `user.email_verified` of the same user → mark
+    /// verified, or send a reminder when the wait timed out.
+    #[inngest::function(id = "user-onboarding", event = "user.signed_up", retries = 5)]
+    async fn onboard(&self, ctx: Ctx<UserSignedUp>) -> inngest::Result<OnboardingOutcome> {
+        let user = &ctx.event.data;
+        let mailer = &self.mailer;
+        ctx.step
+            .run("send-welcome-email", || async move {
+                Ok(mailer.send(&user.email, "welcome"))
+            })
+            .await?;
+
+        let wait = WaitFor::event("user.email_verified")
+            .matching("async.data.userId == event.data.userId")
+            .timeout("3d");
+        let verified = ctx
+            .step
+            .wait_for_event::<EmailVerified>("wait-email-verified", wait)
+            .await?;
+
+        match verified {
+            None => {
+                let reminder = ctx
+                    .step
+                    .run("send-reminder", || async move {
+                        Ok(mailer.send(&user.email, "verify-your-email"))
+                    })
+                    .await?;
+                Ok(OnboardingOutcome::Reminded {
+                    user_id: user.user_id.clone(),
+                    message_id: reminder.message_id,
+                })
+            }
+            Some(event) => {
+                let directory = &self.directory;
+                let user_id = &event.data.user_id;
+                ctx.step
+                    .run("mark-verified", || async move {
+                        Ok(directory.mark_verified(user_id))
+                    })
+                    .await?;
+                Ok(OnboardingOutcome::Verified {
+                    user_id: user_id.clone(),
+                })
+            }
+        }
+    }
+}
+
+/// `POST /users` body.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NewUser {
+    /// The address to onboard.
+    pub email: String,
+}
+
+/// `POST /users` answer (202): the user id and the id of the `user.signed_up` event.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SignupAccepted {
+    /// The new user's id.
+    pub user_id: String,
+    /// The ids Inngest gave the sent events.
+    pub event_ids: Vec<String>,
+}
+
+/// Signs users up: sends `user.signed_up`, which starts onboarding.
+pub struct Signups {
+    inngest: Arc<InngestService>,
+}
+
+#[injectable]
+impl Signups {
+    fn new(inngest: Arc<InngestService>) -> Self {
+        Self { inngest }
+    }
+
+    /// Creates the user and sends `user.signed_up` (its event id makes a retried send
+    /// idempotent).
+    pub async fn sign_up(&self, email: String) -> Result<SignupAccepted, SendError> {
+        let user_id = new_id("usr");
+        let event = Event::new(
+            "user.signed_up",
+            UserSignedUp {
+                user_id: user_id.clone(),
+                email,
+            },
+        )
+        .with_id(format!("signup-{user_id}"));
+        let event_ids = self.inngest.send(event).await?;
+        Ok(SignupAccepted { user_id, event_ids })
+    }
+}
+
+async fn create_user(
+    State(signups): State<Arc<Signups>>,
+    Json(user): Json<NewUser>,
+) -> Result<(StatusCode, Json<SignupAccepted>), ApiError> {
+    let email = user.email.trim().to_string();
+    if !email.contains('@') {
+        return Err(ApiError::Invalid(format!(
+            "`email` = `{email}` is not an email address"
+        )));
+    }
+    let accepted = signups.sign_up(email).await?;
+    Ok((StatusCode::ACCEPTED, Json(accepted)))
+}
+
+/// The module: exports the mailer and the directory, serves `POST /users`.
+pub fn module() -> Module {
+    Module::new("users")
+        .provide::<Mailer>()
+        .provide::<UserDirectory>()
+        .provide::<Onboarding>()
+        .provide::<Signups>()
+        .export::<Mailer>()
+        .export::<UserDirectory>()
+        .routes(|signups: Arc<Signups>| {
+            Router::new()
+                .route("/users", post(create_user))
+                .with_state(signups)
+        })
+}
