@@ -27,7 +27,7 @@ pub fn js_peer_dir() -> PathBuf {
 }
 
 pub fn recordings_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/inngest-reference/recordings")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("inngest-reference/recordings")
 }
 
 fn free_port() -> u16 {
@@ -200,7 +200,7 @@ pub struct Exchange {
 /// Every executor → SDK exchange of every scenario, in order.
 pub fn recorded_exchanges() -> Vec<Exchange> {
     let mut scenarios: Vec<_> = std::fs::read_dir(recordings_dir())
-        .expect("the recordings are in shared/inngest-reference")
+        .expect("the recordings are in tests/inngest-reference")
         .filter_map(|e| e.ok())
         .filter(|e| e.path().is_dir())
         .collect();
