@@ -508,77 +508,54 @@ impl FunctionOptions {
         if let Some(retries) = self.retries {
             step["retries"] = json!({ "attempts": retries });
         }
-        let mut entry = json!({
-            "id": composite,
-            "name": self.name.clone().unwrap_or_else(|| self.id.clone()),
-            "triggers": self.triggers,
-            "steps": { "step": step },
-        });
-        let object = entry.as_object_mut();
-        if let Some(object) = object {
-            let mut put = |key: &str, value: Option<Value>| {
-                if let Some(value) = value {
-                    object.insert(key.into(), value);
-                }
-            };
-            put("idempotency", self.idempotency.clone().map(Value::String));
-            put(
-                "batchEvents",
-                self.batch_events
-                    .as_ref()
-                    .and_then(|v| serde_json::to_value(v).ok()),
-            );
-            put(
-                "rateLimit",
-                self.rate_limit
-                    .as_ref()
-                    .and_then(|v| serde_json::to_value(v).ok()),
-            );
-            put(
-                "throttle",
-                self.throttle
-                    .as_ref()
-                    .and_then(|v| serde_json::to_value(v).ok()),
-            );
-            put(
-                "singleton",
-                self.singleton
-                    .as_ref()
-                    .and_then(|v| serde_json::to_value(v).ok()),
-            );
-            put(
-                "concurrency",
-                (!self.concurrency.is_empty())
-                    .then(|| serde_json::to_value(&self.concurrency).ok())
-                    .flatten(),
-            );
-            put(
-                "debounce",
-                self.debounce
-                    .as_ref()
-                    .and_then(|v| serde_json::to_value(v).ok()),
-            );
-            put(
-                "priority",
-                self.priority
-                    .as_ref()
-                    .and_then(|v| serde_json::to_value(v).ok()),
-            );
-            put(
-                "timeouts",
-                self.timeouts
-                    .as_ref()
-                    .and_then(|v| serde_json::to_value(v).ok()),
-            );
-            put(
-                "cancel",
-                (!self.cancel.is_empty())
-                    .then(|| serde_json::to_value(&self.cancel).ok())
-                    .flatten(),
-            );
-        }
-        entry
+        serde_json::to_value(RegisterEntry {
+            id: &composite,
+            name: self.name.as_deref().unwrap_or(&self.id),
+            triggers: &self.triggers,
+            steps: json!({ "step": step }),
+            idempotency: self.idempotency.as_deref(),
+            batch_events: self.batch_events.as_ref(),
+            rate_limit: self.rate_limit.as_ref(),
+            throttle: self.throttle.as_ref(),
+            singleton: self.singleton.as_ref(),
+            concurrency: &self.concurrency,
+            debounce: self.debounce.as_ref(),
+            priority: self.priority.as_ref(),
+            timeouts: self.timeouts.as_ref(),
+            cancel: &self.cancel,
+        })
+        .unwrap_or(Value::Null)
     }
+}
+
+/// One entry of the register payload's `functions[]`, with the server's field names.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RegisterEntry<'a> {
+    id: &'a str,
+    name: &'a str,
+    triggers: &'a [Trigger],
+    steps: Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    idempotency: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    batch_events: Option<&'a BatchEvents>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rate_limit: Option<&'a RateLimit>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    throttle: Option<&'a Throttle>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    singleton: Option<&'a Singleton>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    concurrency: &'a [Concurrency],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    debounce: Option<&'a Debounce>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    priority: Option<&'a Priority>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    timeouts: Option<&'a Timeouts>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    cancel: &'a [Cancel],
 }
 
 /// A problem with a duration option, if any (bounds in seconds).
