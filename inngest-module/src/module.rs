@@ -6,6 +6,11 @@ use std::sync::Arc;
 
 use framework::{BoxError, Config, Dependencies, Discovery, Environment, Module, Phase, Provider};
 
+use crate::executor::transport::InProcess;
+use crate::executor::{Executor, ExecutorSettings};
+use crate::options::ExecutorKind;
+use framework::config::ServerConfig;
+
 use crate::function::Functions;
 use crate::hooks::Hooks;
 use crate::options::{ENV_ALIASES, InngestOptions};
@@ -87,7 +92,8 @@ impl InngestModule {
             )| {
                 let problems = options.problems(*env);
                 if problems.is_empty() {
-                    Ok(Registry::new(options, service, discovery))
+                    let (kind, _) = options.executor_choice(*env);
+                    Ok(Registry::new(options, service, discovery, kind))
                 } else {
                     let list: Vec<String> = problems
                         .iter()
@@ -117,16 +123,45 @@ impl InngestModule {
                 );
             },
         );
+        let embedded = Provider::try_factory(
+            |(registry, env, server): (
+                Arc<Registry>,
+                Arc<Environment>,
+                Option<Arc<ServerConfig>>,
+            )| { EmbeddedExecutor::select(registry, *env, server) },
+        )
+        .hook(
+            Phase::ApplicationBootstrap,
+            |this: Arc<EmbeddedExecutor>| async move { this.start() },
+        )
+        .hook(
+            Phase::BeforeApplicationShutdown,
+            |this: Arc<EmbeddedExecutor>| async move {
+                if let Some(executor) = &this.executor {
+                    executor.shutdown(std::time::Duration::from_secs(10)).await;
+                }
+            },
+        );
         Module::new(MODULE_NAME)
             .global()
             .provider(Provider::factory(|options: Arc<InngestOptions>| {
                 InngestService::new(options)
             }))
             .provider(registry)
-            .routes(|registry: Arc<Registry>| serve::router(registry))
+            .provider(embedded)
+            .routes(
+                |(registry, embedded): (Arc<Registry>, Arc<EmbeddedExecutor>)| {
+                    let serve = serve::router(registry);
+                    match &embedded.executor {
+                        Some(executor) => serve.merge(crate::executor::router(executor.clone())),
+                        None => serve,
+                    }
+                },
+            )
             .export::<InngestService>()
             .export::<InngestOptions>()
             .export::<Registry>()
+            .export::<EmbeddedExecutor>()
     }
 }
 
@@ -141,4 +176,119 @@ fn collect(registry: &Registry) -> Result<(), BoxError> {
         .collect();
     registry.install(functions, hooks)?;
     Ok(())
+}
+
+/// Which executor drives this app's functions; holds the embedded one when it is in use.
+/// Injectable (`Arc<EmbeddedExecutor>`), e.g. to wait for a run in a test.
+pub struct EmbeddedExecutor {
+    executor: Option<Executor>,
+    registry: Arc<Registry>,
+    server: Option<Arc<ServerConfig>>,
+    kind: ExecutorKind,
+    reason: &'static str,
+}
+
+impl std::fmt::Debug for EmbeddedExecutor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmbeddedExecutor")
+            .field("kind", &self.kind)
+            .field("reason", &self.reason)
+            .finish()
+    }
+}
+
+impl EmbeddedExecutor {
+    fn select(
+        registry: Arc<Registry>,
+        env: Environment,
+        server: Option<Arc<ServerConfig>>,
+    ) -> Result<Self, BoxError> {
+        let options = &registry.options;
+        let (kind, reason) = options.executor_choice(env);
+        let executor = match kind {
+            ExecutorKind::Remote => None,
+            ExecutorKind::Embedded => {
+                let executor = Executor::open(ExecutorSettings {
+                    options: options.embedded.clone(),
+                    signing_key: options.signing_key.as_ref().map(|k| k.expose().to_string()),
+                    event_key: options.event_key.as_ref().map(|k| k.expose().to_string()),
+                })?;
+                registry.service.deliver_locally(
+                    Arc::new(executor.clone()) as Arc<dyn crate::service::EventSink>
+                );
+                Some(executor)
+            }
+        };
+        Ok(Self {
+            executor,
+            registry,
+            server,
+            kind,
+            reason,
+        })
+    }
+
+    /// The embedded executor, when this app runs on it.
+    pub fn executor(&self) -> Option<&Executor> {
+        self.executor.as_ref()
+    }
+
+    /// `embedded` or `remote`.
+    pub fn kind(&self) -> ExecutorKind {
+        self.kind
+    }
+
+    /// Why that executor was chosen.
+    pub fn reason(&self) -> &'static str {
+        self.reason
+    }
+
+    /// Registers the app's functions with the embedded executor (in-process transport) and
+    /// starts it; logs the choice either way.
+    fn start(&self) -> Result<(), BoxError> {
+        let registry = &self.registry;
+        let server = self.server.as_deref();
+        let options = &registry.options;
+        let Some(executor) = &self.executor else {
+            tracing::info!(
+                executor = "remote",
+                reason = self.reason,
+                "Inngest executor: a remote Inngest server calls this app"
+            );
+            return Ok(());
+        };
+        let url = format!("http://embedded.inngest.local{}", options.serve_path);
+        let transport = InProcess::new(
+            serve::router(Arc::clone(registry)),
+            options.serve_path.clone(),
+            options.body_limit.max(64 * 1024 * 1024),
+        );
+        let count = executor.register_app(
+            &options.app_id,
+            Arc::new(transport),
+            &registry.function_configs(&url),
+        )?;
+        executor.start();
+        let prefix = server
+            .map(|s| {
+                format!(
+                    "{}{}",
+                    s.global_prefix.trim_end_matches('/'),
+                    executor.options().prefix
+                )
+            })
+            .unwrap_or_else(|| executor.options().prefix.clone());
+        let origin = server
+            .map(|s| format!("http://{}:{}", s.host, s.port))
+            .unwrap_or_default();
+        tracing::info!(
+            executor = "embedded",
+            reason = self.reason,
+            functions = count,
+            database = %executor.options().database.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "in memory".into()),
+            event_api = %format!("{origin}{prefix}/e/<key>"),
+            "Inngest executor: embedded; runs page at {origin}{prefix}/runs",
+        );
+        Ok(())
+    }
 }

@@ -10,8 +10,8 @@ use std::sync::LazyLock;
 use std::time::Duration;
 
 use framework::{ConfigSection, Environment, Secret, SectionProblems};
-use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
+use serde::{Deserialize, Serialize};
 use url::Url;
 use validator::Validate;
 
@@ -121,6 +121,67 @@ impl Default for SendOptions {
     }
 }
 
+/// Which executor drives the functions (`inngest.executor`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExecutorKind {
+    /// The in-process executor: no Inngest server needed.
+    Embedded,
+    /// An Inngest server (dev server, self-hosted or Cloud) calls the app.
+    Remote,
+}
+
+impl ExecutorKind {
+    /// `"embedded"` or `"remote"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExecutorKind::Embedded => "embedded",
+            ExecutorKind::Remote => "remote",
+        }
+    }
+}
+
+/// Options of the embedded executor (`[inngest.embedded]`).
+///
+/// ```toml
+/// [inngest.embedded]
+/// prefix = "/_inngest"                 # Event API, runs API and runs page
+/// database = "data/inngest.sqlite3"    # unset: in memory, gone at exit
+/// ```
+#[derive(Debug, Clone, Deserialize, Serialize, Validate)]
+#[serde(deny_unknown_fields, default)]
+pub struct EmbeddedOptions {
+    /// Path prefix of the Event API (`{prefix}/e/{key}`), the runs API and the runs page.
+    pub prefix: String,
+    /// SQLite file holding events, runs, step results and the queue. Unset: in memory.
+    pub database: Option<std::path::PathBuf>,
+    /// Executions in flight at once (1–4096).
+    #[validate(range(min = 1, max = 4096))]
+    pub max_parallel: usize,
+    /// Delay before the first retry of a failed step or run; doubles per attempt.
+    #[serde(with = "humantime_serde")]
+    pub retry_backoff: Duration,
+    /// Longest delay between retries.
+    #[serde(with = "humantime_serde")]
+    pub retry_max_backoff: Duration,
+    /// Timeout of one execution request to an app driven over HTTP.
+    #[serde(with = "humantime_serde")]
+    pub request_timeout: Duration,
+}
+
+impl Default for EmbeddedOptions {
+    fn default() -> Self {
+        Self {
+            prefix: "/_inngest".into(),
+            database: None,
+            max_parallel: 32,
+            retry_backoff: Duration::from_secs(1),
+            retry_max_backoff: Duration::from_secs(600),
+            request_timeout: Duration::from_secs(300),
+        }
+    }
+}
+
 /// Options of the Inngest module: the `[inngest]` config section.
 ///
 /// ```toml
@@ -170,6 +231,12 @@ pub struct InngestOptions {
     /// Retry policy for event sends.
     #[validate(nested)]
     pub send: SendOptions,
+    /// `embedded` or `remote`; unset: embedded in development and test when no Inngest
+    /// server is configured, remote otherwise. See [`InngestOptions::executor_choice`].
+    pub executor: Option<ExecutorKind>,
+    /// The embedded executor's options.
+    #[validate(nested)]
+    pub embedded: EmbeddedOptions,
 }
 
 impl Default for InngestOptions {
@@ -192,6 +259,8 @@ impl Default for InngestOptions {
             body_limit: 4 * 1024 * 1024,
             request_timeout: Duration::from_secs(10),
             send: SendOptions::default(),
+            executor: None,
+            embedded: EmbeddedOptions::default(),
         }
     }
 }
@@ -329,6 +398,38 @@ impl InngestOptions {
             .collect()
     }
 
+    /// Which executor runs the functions in `env`, and why.
+    ///
+    /// An explicit `executor` wins. Otherwise development and test use the embedded one
+    /// unless an Inngest server is configured (`dev`/`INNGEST_DEV`, `base_url`,
+    /// `api_base_url`, `event_api_base_url`); production and staging use a remote server.
+    pub fn executor_choice(&self, env: Environment) -> (ExecutorKind, &'static str) {
+        if let Some(kind) = self.executor {
+            return (kind, "set by inngest.executor");
+        }
+        if env.is_production_like() {
+            return (
+                ExecutorKind::Remote,
+                "production and staging use an Inngest server unless inngest.executor = \"embedded\"",
+            );
+        }
+        let server_configured = self.is_dev()
+            || self.base_url.is_some()
+            || self.api_base_url.is_some()
+            || self.event_api_base_url.is_some();
+        if server_configured {
+            (
+                ExecutorKind::Remote,
+                "an Inngest server is configured (dev mode or a base URL)",
+            )
+        } else {
+            (
+                ExecutorKind::Embedded,
+                "no Inngest server is configured (no INNGEST_DEV, no base URL)",
+            )
+        }
+    }
+
     /// Every problem with these options in `env`, as `(field, message)` pairs.
     pub fn problems(&self, env: Environment) -> Vec<(&'static str, String)> {
         let mut problems = Vec::new();
@@ -380,6 +481,21 @@ impl InngestOptions {
                 "must be more than 0, e.g. \"10s\"".to_string(),
             ));
         }
+        if !self.embedded.prefix.starts_with('/') || self.embedded.prefix.ends_with('/') {
+            problems.push((
+                "embedded.prefix",
+                format!(
+                    "`{}` must start with `/` and not end with one, e.g. \"/_inngest\"",
+                    self.embedded.prefix
+                ),
+            ));
+        }
+        if self.embedded.retry_backoff > self.embedded.retry_max_backoff {
+            problems.push((
+                "embedded.retry_backoff",
+                "must not exceed embedded.retry_max_backoff".to_string(),
+            ));
+        }
         if self.send.initial_backoff > self.send.max_backoff {
             problems.push((
                 "send.initial_backoff",
@@ -411,7 +527,17 @@ impl InngestOptions {
                     format!("cannot be turned off in {env}"),
                 ));
             }
-        } else if !self.is_dev() && self.verify_signatures && self.signing_key.is_none() {
+            if self.executor == Some(ExecutorKind::Embedded) && self.embedded.database.is_none() {
+                problems.push((
+                    "embedded.database",
+                    format!("is required for the embedded executor in {env}: runs must survive a restart, e.g. database = \"/var/lib/app/inngest.sqlite3\""),
+                ));
+            }
+        } else if self.executor_choice(env).0 == ExecutorKind::Remote
+            && !self.is_dev()
+            && self.verify_signatures
+            && self.signing_key.is_none()
+        {
             problems.push((
                 "signing_key",
                 format!("is required in cloud mode: set INNGEST_SIGNING_KEY, or INNGEST_DEV=1 to use the dev server in {env}"),

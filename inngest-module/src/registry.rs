@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::function::{Function, FunctionOptions, Handler};
 use crate::hooks::{HookList, InngestHook};
-use crate::options::InngestOptions;
+use crate::options::{ExecutorKind, InngestOptions};
 use crate::protocol;
 use crate::service::InngestService;
 
@@ -41,6 +41,7 @@ pub struct Registry {
     pub(crate) options: Arc<InngestOptions>,
     pub(crate) service: Arc<InngestService>,
     pub(crate) discovery: Arc<Discovery>,
+    executor: ExecutorKind,
     served: OnceLock<Served>,
 }
 
@@ -57,13 +58,20 @@ impl Registry {
         options: Arc<InngestOptions>,
         service: Arc<InngestService>,
         discovery: Arc<Discovery>,
+        executor: ExecutorKind,
     ) -> Self {
         Self {
             options,
             service,
             discovery,
+            executor,
             served: OnceLock::new(),
         }
+    }
+
+    /// Which executor drives these functions.
+    pub fn executor_kind(&self) -> ExecutorKind {
+        self.executor
     }
 
     /// Installs the discovered functions and hooks; every problem is reported at once.

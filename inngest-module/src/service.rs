@@ -91,6 +91,14 @@ pub struct InngestService {
     http: reqwest::Client,
     transport: Transport,
     hooks: OnceLock<HookList>,
+    local: OnceLock<Arc<dyn EventSink>>,
+}
+
+/// Where events go when the app runs on the embedded executor: accepted in-process, no
+/// HTTP, no event key. Implemented by [`Executor`](crate::executor::Executor).
+pub trait EventSink: Send + Sync {
+    /// Stores the events durably and returns their ids, or says why they were refused.
+    fn accept(&self, events: Vec<Value>) -> Result<Vec<String>, String>;
 }
 
 impl std::fmt::Debug for InngestService {
@@ -136,6 +144,7 @@ impl InngestService {
             http,
             transport: Transport::Http,
             hooks: OnceLock::new(),
+            local: OnceLock::new(),
         }
     }
 
@@ -159,6 +168,11 @@ impl InngestService {
         let mut service = Self::new(options);
         service.transport = Transport::Recording(Arc::clone(&sent.0));
         (Arc::new(service), sent)
+    }
+
+    /// Routes every later send to `sink` (the embedded executor) instead of the Event API.
+    pub(crate) fn deliver_locally(&self, sink: Arc<dyn EventSink>) {
+        let _ = self.local.set(sink);
     }
 
     pub(crate) fn set_hooks(&self, hooks: HookList) {
@@ -247,6 +261,12 @@ impl InngestService {
                 .collect();
             sent.extend(events);
             return Ok(ids);
+        }
+        if let Some(sink) = self.local.get() {
+            return sink.accept(events).map_err(|message| SendError::Rejected {
+                status: 400,
+                message,
+            });
         }
         let key = match &self.options.event_key {
             Some(key) if !key.is_blank() => key.expose().to_string(),
