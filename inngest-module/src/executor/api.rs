@@ -4,13 +4,19 @@
 //! |---|---|
 //! | `POST {prefix}/e/{key}` | Event API: one event or an array; `{"ids":[…],"status":200}` |
 //! | `POST {prefix}/fn/register` | another SDK app syncs its functions (then is driven over HTTP) |
+//! | `POST /fn/register` | the same, at the root: SDKs resolve `/fn/register` against the origin |
 //! | `GET {prefix}/dev` | dev-server discovery (what the JS SDK probes) |
 //! | `GET {prefix}/api/runs` | runs; `function`, `status`, `since`, `until` (ms), `event`, `limit` |
 //! | `GET {prefix}/api/runs/{id}` | one run with its steps |
 //! | `GET {prefix}/api/events` | recent events; `limit`, `name` |
 //! | `GET {prefix}/api/apps` | apps and their functions |
-//! | `GET {prefix}/v1/events/{id}/runs`, `GET {prefix}/v1/runs/{id}` | the dev server's shapes |
+//! | `GET {prefix}/v1/events/{id}/runs`, `GET {prefix}/v1/runs/{id}` | the dev server's shapes (see `dev_shape`) |
 //! | `GET {prefix}/runs`, `GET {prefix}/runs/{id}` | the runs page |
+//!
+//! To drive a JS SDK app, start it with `INNGEST_DEV=http://<host>:<port>{prefix}/` (trailing
+//! slash): inngest-js sends events to `new URL("e/<key>", base)` (under the prefix only with
+//! the slash) but registers at `new URL("/fn/register", base)`, i.e. at the origin's root,
+//! whatever the base path — hence the root alias.
 
 use std::sync::Arc;
 
@@ -26,7 +32,7 @@ use serde_json::{Value, json};
 use super::page;
 use super::store::RunFilter;
 use super::transport::Http;
-use super::{Executor, ExecutorError};
+use super::{Executor, ExecutorError, RunView};
 use crate::protocol::headers;
 
 /// Largest Event API or register request body (5000 events of ~3 KB).
@@ -44,13 +50,17 @@ pub fn router(executor: Executor) -> Router {
         .route("/api/events", get(list_events))
         .route("/api/apps", get(list_apps))
         .route("/v1/events/{id}/runs", get(event_runs))
-        .route("/v1/runs/{id}", get(one_run))
+        .route("/v1/runs/{id}", get(one_run_v1))
         .route("/runs", get(runs_page))
         .route("/runs/{id}", get(run_page))
         .route("/", get(index))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(executor.clone());
+    let root_register = Router::new()
+        .route("/fn/register", post(register))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(executor);
-    Router::new().nest(&prefix, routes)
+    Router::new().nest(&prefix, routes).merge(root_register)
 }
 
 fn json_reply(status: StatusCode, body: Value) -> Response {
@@ -117,6 +127,8 @@ async fn send_events(
     }
 }
 
+/// `POST /fn/register`. Error replies carry `status` in the body too: SDKs take the sync's
+/// outcome from it (inngest-js defaults it to 200, so a bare `{"error"}` would pass as synced).
 async fn register(
     State(executor): State<Executor>,
     request_headers: HeaderMap,
@@ -134,7 +146,7 @@ async fn register(
         if !accepted {
             return json_reply(
                 StatusCode::UNAUTHORIZED,
-                json!({"error": "the Authorization bearer is not the hashed signing key of this executor"}),
+                json!({"status": 401, "error": "the Authorization bearer is not the hashed signing key of this executor"}),
             );
         }
     }
@@ -143,7 +155,7 @@ async fn register(
         Err(error) => {
             return json_reply(
                 StatusCode::BAD_REQUEST,
-                json!({"error": format!("the register body is not JSON: {error}")}),
+                json!({"status": 400, "error": format!("the register body is not JSON: {error}")}),
             );
         }
     };
@@ -154,7 +166,7 @@ async fn register(
     else {
         return json_reply(
             StatusCode::BAD_REQUEST,
-            json!({"error": "`url` must be the app's serve URL, e.g. http://127.0.0.1:3000/api/inngest"}),
+            json!({"status": 400, "error": "`url` must be the app's serve URL, e.g. http://127.0.0.1:3000/api/inngest"}),
         );
     };
     let app_id = payload
@@ -183,7 +195,7 @@ async fn register(
         }
         Err(error @ ExecutorError::InvalidFunctions { .. }) => json_reply(
             StatusCode::BAD_REQUEST,
-            json!({"ok": false, "error": error.to_string()}),
+            json!({"ok": false, "status": 400, "error": error.to_string()}),
         ),
         Err(error) => internal(&error),
     }
@@ -241,13 +253,47 @@ async fn one_run(State(executor): State<Executor>, Path(id): Path<String>) -> Re
     }
 }
 
+/// A run as the dev server's `/v1` routes report it: the run view plus `event_id` (the
+/// triggering event), and `output` as the dev server fills it when the function returned
+/// nothing — a failed run's error, `{}` for a cancelled run (recordings 08 and 13).
+fn dev_shape(run: RunView) -> Value {
+    let event_id = run.event_ids.first().cloned();
+    let output = match (&run.output, run.status.as_str()) {
+        (None, "Failed") => run.error.clone(),
+        (None, "Cancelled") => Some(json!({})),
+        _ => None,
+    };
+    let mut value = serde_json::to_value(run).unwrap_or(Value::Null);
+    if let Value::Object(map) = &mut value {
+        map.insert("event_id".into(), json!(event_id));
+        if let Some(output) = output {
+            map.insert("output".into(), output);
+        }
+    }
+    value
+}
+
+async fn one_run_v1(State(executor): State<Executor>, Path(id): Path<String>) -> Response {
+    match executor.run(&id) {
+        Ok(Some(run)) => json_reply(StatusCode::OK, json!({ "data": dev_shape(run) })),
+        Ok(None) => json_reply(
+            StatusCode::NOT_FOUND,
+            json!({"error": format!("no run with id `{id}`")}),
+        ),
+        Err(error) => internal(&error),
+    }
+}
+
 async fn event_runs(State(executor): State<Executor>, Path(id): Path<String>) -> Response {
     let filter = RunFilter {
         event: Some(id),
         ..RunFilter::default()
     };
     match executor.runs(&filter) {
-        Ok(runs) => json_reply(StatusCode::OK, json!({ "data": runs })),
+        Ok(runs) => {
+            let runs: Vec<Value> = runs.into_iter().map(dev_shape).collect();
+            json_reply(StatusCode::OK, json!({ "data": runs }))
+        }
         Err(error) => internal(&error),
     }
 }

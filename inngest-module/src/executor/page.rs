@@ -158,7 +158,9 @@ pub fn run(prefix: &str, run: &RunView) -> String {
         body.push_str("<tr><td colspan=\"8\">No steps.</td></tr>");
     }
     for step in steps {
-        let left = ((step.started_at - start).max(0) as f64 / span * 100.0).min(100.0);
+        // A step that starts when the run ends (same millisecond) still gets a visible bar;
+        // `left` stays ≤ 99.5 so the clamp below always has min ≤ max.
+        let left = ((step.started_at - start).max(0) as f64 / span * 100.0).min(99.5);
         let width = ((step.ended_at.unwrap_or(end) - step.started_at).max(0) as f64 / span * 100.0)
             .clamp(0.5, 100.0 - left);
         let output = step
@@ -221,6 +223,42 @@ pub fn not_found(prefix: &str, id: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_step_starting_when_the_run_ends_renders() {
+        let step = |name: &str, at: i64| super::super::store::StepRecord {
+            hash: name.into(),
+            seq: 0,
+            name: name.into(),
+            op: "StepRun".into(),
+            status: "Completed".into(),
+            memo: None,
+            input: None,
+            attempts: 1,
+            started_at: at,
+            ended_at: Some(at),
+        };
+        let run = RunView {
+            run_id: "01RUN".into(),
+            function_id: "app-fn".into(),
+            status: "Completed".into(),
+            created_at: 100,
+            started_at: Some(100),
+            ended_at: Some(110),
+            event_ids: Vec::new(),
+            events: Vec::new(),
+            output: None,
+            error: None,
+            attempt: 0,
+            steps: Some(vec![
+                step("first", 100),
+                step("last", 110),
+                step("late", 120),
+            ]),
+        };
+        let html = super::run("/_inngest", &run);
+        assert!(html.contains("left:99.5%;width:0.5%"), "{html}");
+    }
 
     #[test]
     fn escapes_markup() {
