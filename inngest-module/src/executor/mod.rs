@@ -663,16 +663,20 @@ impl Executor {
                     let Some(function) = functions.get(function_id) else {
                         return Ok(());
                     };
+                    // A job left from a schedule the function no longer has (changed or
+                    // removed since it was queued, e.g. across a restart) is dropped.
+                    let Some(schedule) = function.triggers.iter().find_map(|t| match t {
+                        TriggerDef::Cron(s) if s.source() == spec => Some(s),
+                        _ => None,
+                    }) else {
+                        return Ok(());
+                    };
                     let event =
                         context.internal_event("inngest/scheduled.timer", json!({ "cron": spec }));
                     let id = event["id"].as_str().unwrap_or_default().to_string();
                     tx.insert_event(&id, "inngest/scheduled.timer", &event, context.now)?;
                     context.create_run(tx, function, vec![event], None)?;
-                    let schedule = function.triggers.iter().find_map(|t| match t {
-                        TriggerDef::Cron(s) if s.source() == spec => Some(s),
-                        _ => None,
-                    });
-                    if let Some(next) = schedule.and_then(|s| s.next_after(context.now)) {
+                    if let Some(next) = schedule.next_after(context.now) {
                         tx.enqueue(None, next, 0, &job.job)?;
                     }
                     Ok(())
@@ -725,7 +729,7 @@ impl Executor {
             ));
             self.inner
                 .store
-                .write(|tx| context.apply(tx, job_id, run_id, step, outcome))?;
+                .write(|tx| context.apply(tx, job_id, run_id, step, attempt, outcome))?;
             return Ok(());
         };
         if let Some(hash) = &step {
@@ -752,7 +756,7 @@ impl Executor {
         let context = self.context(&functions, now_millis());
         self.inner
             .store
-            .write(|tx| context.apply(tx, job_id, run_id, step, outcome))?;
+            .write(|tx| context.apply(tx, job_id, run_id, step, attempt, outcome))?;
         Ok(())
     }
 

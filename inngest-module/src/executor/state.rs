@@ -358,6 +358,10 @@ impl Context<'_> {
         }
         if tx.finish_step(run_id, hash, status, &memo, self.now)? {
             run.state.stack.push(hash.to_string());
+        } else if !run.state.pending.iter().any(|p| p == hash) {
+            // Resolved already (e.g. a child finishing after its invoke timed out): the
+            // run has moved on, and queueing a discovery now would execute it twice.
+            return Ok(());
         }
         run.state.pending.retain(|p| p != hash);
         if run.state.pending.is_empty() {
@@ -486,14 +490,15 @@ impl Context<'_> {
         }
     }
 
-    /// Applies one execution's outcome. `job_id` is the job that ran; if it is gone (the
-    /// run was cancelled meanwhile), the outcome is dropped.
+    /// Applies one execution's outcome. `job_id` is the job that ran, `attempt` its attempt;
+    /// if the job is gone (the run was cancelled meanwhile), the outcome is dropped.
     pub fn apply(
         &self,
         tx: &Tx<'_>,
         job_id: i64,
         run_id: &str,
         step: Option<String>,
+        attempt: u32,
         outcome: Result<ExecResponse, String>,
     ) -> StoreResult<()> {
         if !tx.delete_job(job_id)? {
@@ -505,6 +510,10 @@ impl Context<'_> {
         if run.status.is_final() {
             return Ok(());
         }
+        // Retries count from the attempt of the job that ran, not from the run's last
+        // recorded attempt: parallel steps retry independently, and another step finishing
+        // meanwhile resets the run's counter.
+        run.state.attempt = attempt;
         let Some(function) = self.functions.get(&run.function_id).cloned() else {
             let message = format!(
                 "function `{}` is no longer registered with the executor",
