@@ -84,34 +84,7 @@ async fn drive(executor: &Executor, send: impl AsyncFn(Vec<Value>), runs: usize)
             .collect();
         send(events).await;
     }
-    loop {
-        let done = executor
-            .runs(&RunFilter {
-                status: Some("Completed".into()),
-                limit: Some(1000),
-                ..Default::default()
-            })
-            .unwrap()
-            .len();
-        let pending = executor
-            .runs(&RunFilter {
-                status: Some("Running".into()),
-                limit: Some(1),
-                ..Default::default()
-            })
-            .unwrap()
-            .len()
-            + executor
-                .runs(&RunFilter {
-                    status: Some("Queued".into()),
-                    limit: Some(1),
-                    ..Default::default()
-                })
-                .unwrap()
-                .len();
-        if pending == 0 && done > 0 {
-            break;
-        }
+    while executor.active_runs().unwrap() > 0 {
         assert!(started.elapsed() < LIMIT, "case exceeded {LIMIT:?}");
         tokio::time::sleep(Duration::from_millis(5)).await;
     }

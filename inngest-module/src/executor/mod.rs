@@ -442,6 +442,12 @@ impl Executor {
         })?)
     }
 
+    /// How many runs have not finished (queued or running): `0` means the executor is idle.
+    pub fn active_runs(&self) -> Result<usize, ExecutorError> {
+        let count = self.inner.store.read(|tx| tx.count_active())?;
+        Ok(usize::try_from(count).unwrap_or(0))
+    }
+
     /// The most recent events, newest first.
     pub fn events(&self, limit: u32, name: Option<&str>) -> Result<Vec<Value>, ExecutorError> {
         Ok(self

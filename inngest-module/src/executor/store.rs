@@ -50,6 +50,7 @@ CREATE TABLE IF NOT EXISTS runs (
 );
 CREATE INDEX IF NOT EXISTS runs_function ON runs(function_id, created_at);
 CREATE INDEX IF NOT EXISTS runs_created ON runs(created_at);
+CREATE INDEX IF NOT EXISTS runs_status ON runs(status, created_at);
 CREATE TABLE IF NOT EXISTS steps (
     run_id TEXT NOT NULL,
     hash TEXT NOT NULL,
@@ -83,6 +84,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     job TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS jobs_due ON jobs(rank);
+CREATE INDEX IF NOT EXISTS jobs_due_at ON jobs(due_at);
 CREATE INDEX IF NOT EXISTS jobs_run ON jobs(run_id);
 CREATE TABLE IF NOT EXISTS kv (
     key TEXT PRIMARY KEY,
