@@ -54,3 +54,10 @@ pub(crate) fn new_id(prefix: &str) -> String {
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     format!("{prefix}-{millis:x}-{n}")
 }
+
+/// Reports `field` unless `text` is a duration Inngest accepts (`"30s"`, `"1m"`, `"3d"`).
+pub(crate) fn check_duration(problems: &mut framework::SectionProblems, field: &str, text: &str) {
+    if let Err(message) = inngest_module::protocol::parse_duration(text) {
+        problems.add(field, message);
+    }
+}

@@ -4,24 +4,28 @@
 //!
 //! | Module | Functions (`#[inngest::function]`) | Routes |
 //! |---|---|---|
-//! | [`users`] | `user-onboarding`: welcome email, wait 3 days for verification, remind | `POST /users` |
-//! | [`orders`] | `process-order`: reserve stock, charge, cool off, notify; returns a receipt | `POST /orders` |
-//! | [`payments`] | `payment-saga`: authorize, capture, refund when the capture fails for good | |
-//! | [`maintenance`] | `daily-cleanup`: 03:00 Paris time, purges expired carts | |
+//! | [`users`] | `user-onboarding`: welcome email, wait 3 days for verification, remind | `POST /users`, `POST /users/{id}/verify` |
+//! | [`orders`] | `process-order`: reserve stock, cool off, charge, notify; returns a receipt. Cancelled by `order.cancelled`; on failure, `process-order-failure` releases the stock. `release-cancelled-order` | `POST /orders`, `POST /orders/{id}/cancel` |
+//! | [`payments`] | `payment-saga`: authorize, capture (retried), refund when the capture fails for good | |
+//! | [`maintenance`] | `daily-cleanup`: 03:00 Paris time (`[maintenance] cleanup_schedule`), purges expired carts | |
 //! | [`analytics`] | `analytics-batch`: up to 100 `analytics.tracked` events per run | |
+//! | [`durability`] | `durability-probe`: appends a line per step to a file (off unless enabled; for the kill-and-restart tests) | |
 //!
 //! [`app_module`] imports them with `InngestModule::from_config()`, which serves every
 //! function on `/api/inngest` and provides `InngestService` to every module.
 //!
+//! In development and test the functions run on the embedded executor, in-process, with no
+//! Inngest server; its runs page is at `/_inngest/runs`:
+//!
 //! ```sh
-//! npx inngest-cli@latest dev -u http://127.0.0.1:3000/api/inngest   # the Inngest dev server
-//! cargo run -p shop                                                   # dev mode: config/development.toml
-//! curl -X POST localhost:3000/orders -H 'content-type: application/json' \
+//! cargo run -p shop         # config/development.toml: runs kept in target/shop-inngest.sqlite3
+//! curl -X POST http://127.0.0.1:3000/orders -H 'content-type: application/json' \
 //!   -d '{"customerId":"cus-1","email":"ada@example.com","items":[{"sku":"mug","quantity":2,"unitPriceCents":1250}]}'
 //! ```
 
 pub mod analytics;
 mod api;
+pub mod durability;
 pub mod maintenance;
 pub mod orders;
 pub mod payments;
@@ -30,8 +34,8 @@ pub mod users;
 use framework::Module;
 use inngest_module::InngestModule;
 
-/// The root module: Inngest (options from `[inngest]` and the `INNGEST_*` variables) and
-/// the feature modules.
+/// The root module: Inngest (options from `[inngest]` and the `INNGEST_*` variables), the
+/// feature modules, and the durability probe (`[modules.durability] enabled`).
 pub fn app_module() -> Module {
     Module::new("app")
         .import(InngestModule::from_config())
@@ -40,4 +44,5 @@ pub fn app_module() -> Module {
         .import(payments::module())
         .import(maintenance::module())
         .import(analytics::module())
+        .import_optional(durability::module())
 }

@@ -2,7 +2,8 @@
 //! `shop` (src/lib.rs) and docs/inngest.md.
 //!
 //! ```sh
-//! cargo run -p shop                          # dev mode; needs the Inngest dev server
+//! cargo run -p shop                          # the embedded executor: no Inngest server needed
+//! INNGEST_DEV=1 cargo run -p shop            # the Inngest dev server runs the functions instead
 //! APP_ENV=production cargo run -p shop       # fails: inngest.signing_key and inngest.event_key are required
 //! ```
 

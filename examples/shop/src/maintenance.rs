@@ -1,12 +1,46 @@
 //! The `maintenance` module: a daily cron function that purges expired carts at 03:00,
-//! Paris time.
+//! Paris time. The schedule comes from `[maintenance] cleanup_schedule`, so the function is
+//! declared without the macros (`FunctionOptions` + `Function`, contributed by hand).
 
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
-use framework::{Module, injectable};
-use inngest_module::{self as inngest, Ctx};
+use framework::{
+    Config, ConfigSection, Environment, Injectable, Module, SectionProblems, injectable,
+};
+use inngest_module::{self as inngest, Ctx, Function, FunctionOptions, Functions};
 use serde::{Deserialize, Serialize};
+use validator::Validate;
+
+/// `[maintenance]`: when the cleanup runs.
+#[derive(Debug, Clone, Deserialize, Validate)]
+#[serde(deny_unknown_fields, default)]
+pub struct MaintenanceConfig {
+    /// The cleanup's cron schedule: 5 fields, optionally after `TZ=Area/City ` (default
+    /// `"TZ=Europe/Paris 0 3 * * *"`). The embedded executor also takes 6 fields with a
+    /// leading seconds field (`"*/1 * * * * *"`, every second), which the Inngest server
+    /// rejects: use those in tests only.
+    pub cleanup_schedule: String,
+}
+
+impl Default for MaintenanceConfig {
+    fn default() -> Self {
+        Self {
+            cleanup_schedule: "TZ=Europe/Paris 0 3 * * *".into(),
+        }
+    }
+}
+
+impl ConfigSection for MaintenanceConfig {
+    fn check(&self, _env: Environment, problems: &mut SectionProblems) {
+        if self.cleanup_schedule.trim().is_empty() {
+            problems.add(
+                "cleanup_schedule",
+                "must not be empty, e.g. \"TZ=Europe/Paris 0 3 * * *\"",
+            );
+        }
+    }
+}
 
 /// Carts parked by shoppers, each with an expiry (filled by the storefront).
 #[derive(Debug, Default)]
@@ -61,16 +95,32 @@ pub struct CleanupReport {
 /// The daily cleanup.
 pub struct Janitor {
     carts: Arc<CartStore>,
+    schedule: String,
 }
 
 #[injectable]
 impl Janitor {
-    fn new(carts: Arc<CartStore>) -> Self {
-        Self { carts }
+    fn new(carts: Arc<CartStore>, config: Config<MaintenanceConfig>) -> Self {
+        Self {
+            carts,
+            schedule: config.cleanup_schedule.clone(),
+        }
+    }
+}
+
+impl Janitor {
+    /// The `daily-cleanup` function: what `#[inngest::on_cron(...)]` would generate, with
+    /// the schedule from the config (the server handles daylight saving time).
+    fn cleanup_function(this: &Arc<Self>) -> Function {
+        let options = FunctionOptions::new("daily-cleanup").cron(this.schedule.clone());
+        let this = Arc::clone(this);
+        Function::new(options, move |ctx: Ctx| {
+            let this = Arc::clone(&this);
+            async move { this.daily_cleanup(ctx).await }
+        })
     }
 
-    /// Every day at 03:00 in Paris (the server handles daylight saving time).
-    #[inngest::on_cron("TZ=Europe/Paris 0 3 * * *", id = "daily-cleanup")]
+    /// Purges every expired cart in one step.
     async fn daily_cleanup(&self, ctx: Ctx) -> inngest::Result<CleanupReport> {
         let carts = &self.carts;
         let purged_carts = ctx
@@ -86,7 +136,8 @@ impl Janitor {
 /// The module: exports the cart store.
 pub fn module() -> Module {
     Module::new("maintenance")
+        .config::<MaintenanceConfig>("maintenance")
         .provide::<CartStore>()
-        .provide::<Janitor>()
+        .provider(Janitor::provider().contribute::<Functions, _>(Janitor::cleanup_function))
         .export::<CartStore>()
 }

@@ -1,19 +1,52 @@
 //! The `orders` module: `POST /orders` sends `order.created`, and the order-processing
-//! function reserves stock, charges the customer (through `payments`), cools off for a
-//! minute, fans out `order.confirmed` + `email.requested`, and returns a receipt.
+//! function reserves stock, cools off for a minute (the window in which
+//! `POST /orders/{id}/cancel` cancels the run), charges the customer (through `payments`),
+//! fans out `order.confirmed` + `email.requested`, and returns a receipt.
+//!
+//! Two more functions clean up: `on_failure` releases the stock of an order that failed for
+//! good and tells the customer, and `release-cancelled-order` releases the stock of a
+//! cancelled one.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::post;
-use axum::{Json, Router, extract::State};
-use framework::{Module, injectable};
-use inngest_module::{self as inngest, Ctx, Error, Event, InngestService, SendError};
+use axum::{Json, Router};
+use framework::{Config, ConfigSection, Environment, Module, SectionProblems, injectable};
+use inngest_module::{
+    self as inngest, Ctx, Error, Event, FunctionFailed, InngestService, SendError,
+};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use validator::Validate;
 
-use crate::api::{ApiError, new_id};
+use crate::api::{ApiError, check_duration, new_id};
 use crate::payments::{self, Charge, PaymentGateway};
+
+/// `[orders]`: how orders are processed.
+#[derive(Debug, Clone, Deserialize, Validate)]
+#[serde(deny_unknown_fields, default)]
+pub struct OrdersConfig {
+    /// How long an order waits before it is charged; the customer may cancel meanwhile
+    /// (default `"1m"`).
+    pub cool_off: String,
+}
+
+impl Default for OrdersConfig {
+    fn default() -> Self {
+        Self {
+            cool_off: "1m".into(),
+        }
+    }
+}
+
+impl ConfigSection for OrdersConfig {
+    fn check(&self, _env: Environment, problems: &mut SectionProblems) {
+        check_duration(problems, "cool_off", &self.cool_off);
+    }
+}
 
 /// One line of an order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -59,6 +92,15 @@ pub struct Reservation {
     pub reservation_id: String,
     /// Units reserved.
     pub units: u32,
+}
+
+/// `order.cancelled`: the customer cancelled the order (during the cool-off it stops the
+/// order's run before anything is charged).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderCancelled {
+    /// The order.
+    pub order_id: String,
 }
 
 /// `order.confirmed`: the order is paid.
@@ -146,33 +188,97 @@ impl Inventory {
         })
     }
 
+    /// Gives the order's reserved units back; `false` if nothing was reserved for it.
+    pub fn release(&self, order_id: &str) -> bool {
+        let released = self
+            .reservations
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .remove(&format!("res-{order_id}"));
+        if let Some(units) = released {
+            tracing::info!(order = %order_id, units, "stock released");
+        }
+        released.is_some()
+    }
+
     /// How many reservations exist.
     pub fn reservation_count(&self) -> usize {
         self.reservations.lock().map(|r| r.len()).unwrap_or(0)
     }
 }
 
-/// The order-processing function.
+/// What the clean-up after a failed or cancelled order did (the handlers' result).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderCleanup {
+    /// The order.
+    pub order_id: String,
+    /// Whether a stock reservation was released.
+    pub released: bool,
+    /// Why the order did not go through.
+    pub reason: String,
+    /// Ids of the events sent to the customer (`email.requested`), if any.
+    pub notification_ids: Vec<String>,
+}
+
+/// The data of `inngest/function.cancelled`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct FunctionCancelled {
+    /// Composite id of the function whose run was cancelled.
+    pub function_id: String,
+    /// The cancelled run.
+    pub run_id: String,
+    /// Its triggering event.
+    #[serde(default)]
+    pub event: Value,
+}
+
+/// The `orderId` of the `order.created` event inside a failure or cancellation event.
+fn order_id_of(event: &Value) -> Result<String, Error> {
+    event
+        .pointer("/data/orderId")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .ok_or_else(|| Error::non_retriable(format!("not an order.created event: {event}")))
+}
+
+/// The order-processing function and its clean-ups.
 pub struct OrderProcessor {
     inventory: Arc<Inventory>,
     gateway: Arc<PaymentGateway>,
+    config: Config<OrdersConfig>,
 }
 
 #[injectable]
 impl OrderProcessor {
-    fn new(inventory: Arc<Inventory>, gateway: Arc<PaymentGateway>) -> Self {
-        Self { inventory, gateway }
+    fn new(
+        inventory: Arc<Inventory>,
+        gateway: Arc<PaymentGateway>,
+        config: Config<OrdersConfig>,
+    ) -> Self {
+        Self {
+            inventory,
+            gateway,
+            config,
+        }
     }
 
-    /// reserve-stock → charge → sleep 1 minute → send `order.confirmed` and
-    /// `email.requested` → the receipt. Each step runs once per run, however often the run
-    /// is replayed; at most 10 orders of one customer are processed at once.
+    /// reserve-stock → cool off (`[orders] cool_off`, 1 minute) → charge → send
+    /// `order.confirmed` and `email.requested` → the receipt. Each step runs once per run,
+    /// however often the run is replayed; at most 10 orders of one customer are processed
+    /// at once. An `order.cancelled` for the same order cancels the run; a failure for good
+    /// runs `order_failed`.
     #[inngest::function(
         id = "process-order",
         name = "Process an order",
         event = "order.created",
         retries = 3,
-        concurrency(limit = 10, key = "event.data.customerId")
+        concurrency(limit = 10, key = "event.data.customerId"),
+        cancel_on(
+            event = "order.cancelled",
+            if = "async.data.orderId == event.data.orderId"
+        ),
+        on_failure = "order_failed"
     )]
     async fn process_order(&self, ctx: Ctx<OrderCreated>) -> inngest::Result<Receipt> {
         let order = &ctx.event.data;
@@ -182,6 +288,10 @@ impl OrderProcessor {
             .run("reserve-stock", || async move { inventory.reserve(order) })
             .await?;
 
+        ctx.step
+            .sleep("cool-off", self.config.cool_off.as_str())
+            .await?;
+
         let gateway = &self.gateway;
         let charge: Charge = ctx
             .step
@@ -189,8 +299,6 @@ impl OrderProcessor {
                 gateway.charge(&order.order_id, order.total_cents())
             })
             .await?;
-
-        ctx.step.sleep("cool-off", "1m").await?;
 
         let confirmed = OrderConfirmed {
             order_id: order.order_id.clone(),
@@ -223,6 +331,85 @@ impl OrderProcessor {
             notification_ids,
         })
     }
+
+    /// `process-order` failed for good (a non-retriable error, or retries exhausted):
+    /// release the stock and tell the customer. Registered as `process-order-failure`.
+    async fn order_failed(&self, ctx: Ctx<FunctionFailed>) -> inngest::Result<OrderCleanup> {
+        let failed = &ctx.event.data;
+        let order_id = order_id_of(&failed.event)?;
+        let email = failed
+            .event
+            .pointer("/data/email")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let reason = failed
+            .error
+            .get("message")
+            .and_then(Value::as_str)
+            .unwrap_or("unknown error")
+            .to_string();
+        let inventory = &self.inventory;
+        let order = &order_id;
+        let released = ctx
+            .step
+            .run(
+                "release-stock",
+                || async move { Ok(inventory.release(order)) },
+            )
+            .await?;
+        let notification_ids = ctx
+            .step
+            .send_event(
+                "notify-customer",
+                Event::new(
+                    "email.requested",
+                    EmailRequested {
+                        to: email,
+                        template: "order-failed".into(),
+                        order_id: order_id.clone(),
+                    },
+                )
+                .with_id(format!("order-failed-email-{order_id}")),
+            )
+            .await?;
+        Ok(OrderCleanup {
+            order_id,
+            released,
+            reason,
+            notification_ids,
+        })
+    }
+
+    /// A `process-order` run was cancelled (`order.cancelled` during the cool-off): release
+    /// its stock. Nothing was charged yet. (The `if` names the function by its composite id,
+    /// `<app_id>-process-order`.)
+    #[inngest::function(
+        id = "release-cancelled-order",
+        event = "inngest/function.cancelled",
+        if = "event.data.function_id == 'shop-process-order'"
+    )]
+    async fn release_cancelled_order(
+        &self,
+        ctx: Ctx<FunctionCancelled>,
+    ) -> inngest::Result<OrderCleanup> {
+        let order_id = order_id_of(&ctx.event.data.event)?;
+        let inventory = &self.inventory;
+        let order = &order_id;
+        let released = ctx
+            .step
+            .run(
+                "release-stock",
+                || async move { Ok(inventory.release(order)) },
+            )
+            .await?;
+        Ok(OrderCleanup {
+            order_id,
+            released,
+            reason: "cancelled by the customer".into(),
+            notification_ids: Vec::new(),
+        })
+    }
 }
 
 /// `POST /orders` body.
@@ -242,6 +429,16 @@ pub struct NewOrder {
 #[serde(rename_all = "camelCase")]
 pub struct OrderAccepted {
     /// The new order's id.
+    pub order_id: String,
+    /// The ids Inngest gave the sent events.
+    pub event_ids: Vec<String>,
+}
+
+/// `POST /orders/{id}/cancel` answer (202): the id of the `order.cancelled` event.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CancellationAccepted {
+    /// The order.
     pub order_id: String,
     /// The ids Inngest gave the sent events.
     pub event_ids: Vec<String>,
@@ -278,6 +475,22 @@ impl OrderIntake {
             event_ids,
         })
     }
+
+    /// Sends `order.cancelled`: an order still in its cool-off stops before it is charged.
+    pub async fn cancel(&self, order_id: String) -> Result<CancellationAccepted, SendError> {
+        let event = Event::new(
+            "order.cancelled",
+            OrderCancelled {
+                order_id: order_id.clone(),
+            },
+        )
+        .with_id(format!("order-cancelled-{order_id}"));
+        let event_ids = self.inngest.send(event).await?;
+        Ok(CancellationAccepted {
+            order_id,
+            event_ids,
+        })
+    }
 }
 
 async fn create_order(
@@ -296,9 +509,24 @@ async fn create_order(
     Ok((StatusCode::ACCEPTED, Json(accepted)))
 }
 
-/// The module: imports `payments` for the gateway, serves `POST /orders`.
+async fn cancel_order(
+    State(intake): State<Arc<OrderIntake>>,
+    Path(order_id): Path<String>,
+) -> Result<(StatusCode, Json<CancellationAccepted>), ApiError> {
+    if !order_id.starts_with("ord-") {
+        return Err(ApiError::Invalid(format!(
+            "`{order_id}` is not an order id (`ord-…`)"
+        )));
+    }
+    let accepted = intake.cancel(order_id).await?;
+    Ok((StatusCode::ACCEPTED, Json(accepted)))
+}
+
+/// The module: imports `payments` for the gateway, serves `POST /orders` and
+/// `POST /orders/{id}/cancel`.
 pub fn module() -> Module {
     Module::new("orders")
+        .config::<OrdersConfig>("orders")
         .import(payments::module())
         .provide::<Inventory>()
         .provide::<OrderProcessor>()
@@ -307,6 +535,7 @@ pub fn module() -> Module {
         .routes(|intake: Arc<OrderIntake>| {
             Router::new()
                 .route("/orders", post(create_order))
+                .route("/orders/{id}/cancel", post(cancel_order))
                 .with_state(intake)
         })
 }

@@ -19,6 +19,10 @@ pub struct PaymentRequested {
     /// Test flag: the card issuer declines the capture (a failure that is not retried).
     #[serde(default)]
     pub decline_capture: bool,
+    /// Test flag: the gateway times out on this many capture attempts before it answers (a
+    /// retriable error: the step is retried, up to the saga's 2 retries).
+    #[serde(default)]
+    pub capture_timeouts: u32,
 }
 
 /// A one-phase charge (what order processing uses).
@@ -110,6 +114,15 @@ impl PaymentGateway {
         }
     }
 
+    /// A capture that got no answer in time: recorded, and a retriable error.
+    pub fn capture_timed_out(&self, authorization: &Authorization) -> Error {
+        self.record(format!(
+            "capture {} timed out",
+            authorization.authorization_id
+        ));
+        Error::retriable("the payment gateway did not answer in time")
+    }
+
     /// Gives the money back (releases the hold).
     pub fn refund(&self, authorization: &Authorization) -> Refund {
         let n = self.record(format!("refund {}", authorization.authorization_id));
@@ -164,9 +177,10 @@ impl PaymentSaga {
         Self { gateway }
     }
 
-    /// authorize → capture; when the capture step fails for good (a non-retriable error, or
-    /// retries exhausted), the replay hands its error back as `Error::Step`, and the saga
-    /// compensates with a refund instead of failing the run.
+    /// authorize → capture; a capture that times out is retried with backoff. When the
+    /// capture step fails for good (a non-retriable error, or retries exhausted), the replay
+    /// hands its error back as `Error::Step`, and the saga compensates with a refund instead
+    /// of failing the run.
     #[inngest::function(id = "payment-saga", event = "payment.requested", retries = 2)]
     async fn take_payment(&self, ctx: Ctx<PaymentRequested>) -> inngest::Result<PaymentStatus> {
         let payment = &ctx.event.data;
@@ -179,11 +193,15 @@ impl PaymentSaga {
             .await?;
 
         let held = &authorization;
+        let attempt = ctx.attempt;
         let captured = ctx
             .step
             .run("capture", || async move {
                 if payment.decline_capture {
                     return Err(Error::non_retriable("the card issuer declined the capture"));
+                }
+                if attempt < payment.capture_timeouts {
+                    return Err(gateway.capture_timed_out(held));
                 }
                 Ok(gateway.capture(held))
             })

@@ -1,18 +1,44 @@
-//! The `users` module: sign-up over HTTP (`POST /users` sends `user.signed_up`) and the
-//! onboarding function: a welcome email, then up to three days waiting for the address to be
-//! verified, then either a reminder or marking the user verified.
+//! The `users` module: sign-up over HTTP (`POST /users` sends `user.signed_up`,
+//! `POST /users/{id}/verify` sends `user.email_verified`) and the onboarding function: a
+//! welcome email, then up to three days (`[users] verification_timeout`) waiting for the
+//! address to be verified, then either a reminder or marking the user verified.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::post;
-use axum::{Json, Router, extract::State};
-use framework::{Module, injectable};
+use axum::{Json, Router};
+use framework::{Config, ConfigSection, Environment, Module, SectionProblems, injectable};
 use inngest_module::{self as inngest, Ctx, Event, InngestService, SendError, WaitFor};
 use serde::{Deserialize, Serialize};
+use validator::Validate;
 
-use crate::api::{ApiError, new_id};
+use crate::api::{ApiError, check_duration, new_id};
+
+/// `[users]`: how onboarding behaves.
+#[derive(Debug, Clone, Deserialize, Validate)]
+#[serde(deny_unknown_fields, default)]
+pub struct UsersConfig {
+    /// How long onboarding waits for `user.email_verified` before sending a reminder
+    /// (default `"3d"`; the test config shortens it so the timeout path runs in seconds).
+    pub verification_timeout: String,
+}
+
+impl Default for UsersConfig {
+    fn default() -> Self {
+        Self {
+            verification_timeout: "3d".into(),
+        }
+    }
+}
+
+impl ConfigSection for UsersConfig {
+    fn check(&self, _env: Environment, problems: &mut SectionProblems) {
+        check_duration(problems, "verification_timeout", &self.verification_timeout);
+    }
+}
 
 /// `user.signed_up`: someone created an account.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -136,16 +162,25 @@ pub enum OnboardingOutcome {
 pub struct Onboarding {
     mailer: Arc<Mailer>,
     directory: Arc<UserDirectory>,
+    config: Config<UsersConfig>,
 }
 
 #[injectable]
 impl Onboarding {
-    fn new(mailer: Arc<Mailer>, directory: Arc<UserDirectory>) -> Self {
-        Self { mailer, directory }
+    fn new(
+        mailer: Arc<Mailer>,
+        directory: Arc<UserDirectory>,
+        config: Config<UsersConfig>,
+    ) -> Self {
+        Self {
+            mailer,
+            directory,
+            config,
+        }
     }
 
-    /// Welcome email → wait up to 3 days for `user.email_verified` of the same user → mark
-    /// verified, or send a reminder when the wait timed out.
+    /// Welcome email → wait up to `verification_timeout` (3 days) for `user.email_verified`
+    /// of the same user → mark verified, or send a reminder when the wait timed out.
     #[inngest::function(id = "user-onboarding", event = "user.signed_up", retries = 5)]
     async fn onboard(&self, ctx: Ctx<UserSignedUp>) -> inngest::Result<OnboardingOutcome> {
         let user = &ctx.event.data;
@@ -158,7 +193,7 @@ impl Onboarding {
 
         let wait = WaitFor::event("user.email_verified")
             .matching("async.data.userId == event.data.userId")
-            .timeout("3d");
+            .timeout(self.config.verification_timeout.as_str());
         let verified = ctx
             .step
             .wait_for_event::<EmailVerified>("wait-email-verified", wait)
@@ -211,6 +246,16 @@ pub struct SignupAccepted {
     pub event_ids: Vec<String>,
 }
 
+/// `POST /users/{id}/verify` answer (202): the id of the `user.email_verified` event.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VerificationAccepted {
+    /// The user.
+    pub user_id: String,
+    /// The ids Inngest gave the sent events.
+    pub event_ids: Vec<String>,
+}
+
 /// Signs users up: sends `user.signed_up`, which starts onboarding.
 pub struct Signups {
     inngest: Arc<InngestService>,
@@ -237,6 +282,20 @@ impl Signups {
         let event_ids = self.inngest.send(event).await?;
         Ok(SignupAccepted { user_id, event_ids })
     }
+
+    /// The user clicked the link in the welcome email: sends `user.email_verified`, which
+    /// the user's onboarding run is waiting for.
+    pub async fn verify(&self, user_id: String) -> Result<VerificationAccepted, SendError> {
+        let event = Event::new(
+            "user.email_verified",
+            EmailVerified {
+                user_id: user_id.clone(),
+            },
+        )
+        .with_id(format!("verified-{user_id}"));
+        let event_ids = self.inngest.send(event).await?;
+        Ok(VerificationAccepted { user_id, event_ids })
+    }
 }
 
 async fn create_user(
@@ -253,9 +312,24 @@ async fn create_user(
     Ok((StatusCode::ACCEPTED, Json(accepted)))
 }
 
-/// The module: exports the mailer and the directory, serves `POST /users`.
+async fn verify_user(
+    State(signups): State<Arc<Signups>>,
+    Path(user_id): Path<String>,
+) -> Result<(StatusCode, Json<VerificationAccepted>), ApiError> {
+    if !user_id.starts_with("usr-") {
+        return Err(ApiError::Invalid(format!(
+            "`{user_id}` is not a user id (`usr-…`)"
+        )));
+    }
+    let accepted = signups.verify(user_id).await?;
+    Ok((StatusCode::ACCEPTED, Json(accepted)))
+}
+
+/// The module: exports the mailer and the directory, serves `POST /users` and
+/// `POST /users/{id}/verify`.
 pub fn module() -> Module {
     Module::new("users")
+        .config::<UsersConfig>("users")
         .provide::<Mailer>()
         .provide::<UserDirectory>()
         .provide::<Onboarding>()
@@ -265,6 +339,7 @@ pub fn module() -> Module {
         .routes(|signups: Arc<Signups>| {
             Router::new()
                 .route("/users", post(create_user))
+                .route("/users/{id}/verify", post(verify_user))
                 .with_state(signups)
         })
 }

@@ -1,26 +1,14 @@
-//! Runs the real `shop` binary: it serves every function in dev mode with the example's
-//! config files, and refuses to start in production without the Inngest keys.
+//! Runs the real `shop` binary: with the example's config files and no Inngest server it
+//! runs an order end to end on the embedded executor, and it refuses to start in production
+//! without the Inngest keys.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+mod common;
 
-fn shop() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_shop"));
-    command
-        .env_remove("RUST_LOG")
-        .env_remove("APP_CONFIG_DIR")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (name, _) in std::env::vars() {
-        if name.starts_with("INNGEST_") || name.starts_with("APP__") {
-            command.env_remove(name);
-        }
-    }
-    command
-}
+use std::time::{Duration, Instant};
+
+use common::{ShopProcess, shop};
+use serde_json::{Value, json};
 
 #[test]
 fn production_without_keys_exits_non_zero_naming_the_missing_keys() {
@@ -43,39 +31,91 @@ fn production_without_keys_exits_non_zero_naming_the_missing_keys() {
 }
 
 #[tokio::test]
-async fn the_binary_serves_the_five_functions_in_dev_mode() {
-    // APP_ENV=test: config/test.toml picks a free port and turns dev mode on.
-    let mut child = shop().env("APP_ENV", "test").spawn().unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (lines_tx, lines_rx) = mpsc::channel::<String>();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if lines_tx.send(line).is_err() {
-                break;
-            }
-        }
+async fn the_binary_runs_an_order_on_the_embedded_executor_with_no_inngest_server() {
+    // APP_ENV=test: config/test.toml picks a free port; no Inngest server is configured, so
+    // the embedded executor (in memory) runs the functions.
+    let process = ShopProcess::start({
+        let mut command = shop();
+        command.env("APP_ENV", "test");
+        command
     });
-    let base = loop {
-        let line = lines_rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("the app logs its address");
-        if let Some(at) = line.find("listening on http://") {
-            break line[at + "listening on ".len()..]
-                .split_whitespace()
-                .next()
-                .unwrap()
-                .to_string();
-        }
-    };
+    let base = process.base.clone();
+    let http = reqwest::Client::new();
 
-    let introspection: serde_json::Value = reqwest::get(format!("{base}/api/inngest"))
+    let introspection: Value = http
+        .get(format!("{base}/api/inngest"))
+        .send()
         .await
         .unwrap()
         .json()
         .await
         .unwrap();
-    let _ = child.kill();
-    let _ = child.wait();
-    assert_eq!(introspection["mode"], "dev", "{introspection}");
-    assert_eq!(introspection["function_count"], 5, "{introspection}");
+    // Five functions, plus process-order's failure handler and the cancellation clean-up.
+    assert_eq!(introspection["function_count"], 7, "{introspection}");
+    let apps: Value = http
+        .get(format!("{base}/_inngest/api/apps"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(apps["data"][0]["app_id"], "shop", "{apps}");
+    assert_eq!(
+        apps["data"][0]["functions"].as_array().map(Vec::len),
+        Some(7),
+        "{apps}"
+    );
+
+    let accepted: Value = http
+        .post(format!("{base}/orders"))
+        .json(&json!({
+            "customerId": "cus-1",
+            "email": "ada@example.com",
+            "items": [{ "sku": "mug", "quantity": 2, "unitPriceCents": 1250 }]
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let order_id = accepted["orderId"].as_str().unwrap().to_string();
+    let event_id = accepted["eventIds"][0].as_str().unwrap().to_string();
+
+    // config/test.toml: a 1 s cool-off.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let run = loop {
+        let runs: Value = http
+            .get(format!("{base}/_inngest/api/runs?event={event_id}"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let run = runs["data"][0].clone();
+        if run["status"] == "Completed" || run["status"] == "Failed" {
+            break run;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the order's run did not finish: {runs}\n{}",
+            process.output()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(run["function_id"], "shop-process-order", "{run}");
+    assert_eq!(run["status"], "Completed", "{run}");
+    assert_eq!(run["output"]["orderId"], order_id.as_str(), "{run}");
+    assert_eq!(run["output"]["amountCents"], 2500, "{run}");
+
+    let page = http
+        .get(format!("{base}/_inngest/runs"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("shop-process-order"));
+    drop(process);
 }

@@ -1,9 +1,12 @@
-//! The shop in-process: its Inngest functions driven through the serve endpoint with
-//! execution requests shaped like the ones the Inngest executor sends (PROTOCOL.md §3–4,
-//! `recordings/*/executor-to-sdk.jsonl`), its HTTP routes, and its production config.
+//! The shop in-process, at the protocol level: its Inngest functions driven through the
+//! serve endpoint with execution requests shaped like the ones the Inngest executor sends
+//! (PROTOCOL.md §3–4, `recordings/*/executor-to-sdk.jsonl`), its HTTP routes, and its
+//! production config.
 //!
-//! A loopback stand-in plays the Inngest server's two endpoints the app calls: the Event
-//! API (`POST /e/{key}`) and registration (`POST /fn/register`).
+//! These tests run the shop in dev mode (a remote executor) against a loopback stand-in
+//! that plays the Inngest server's two endpoints the app calls: the Event API
+//! (`POST /e/{key}`) and registration (`POST /fn/register`). `tests/scenarios.rs` runs the
+//! same functions end to end on the embedded executor instead.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::{Arc, Mutex};
@@ -278,23 +281,32 @@ async fn order_processing_runs_each_step_once_and_returns_the_receipt() {
     );
     run.memoize_op(reply.op());
 
-    // Replay: reserve-stock comes from the memo, charge runs.
-    let reply = run.call().await;
-    let charge = step_ran(reply.op(), "charge");
-    assert_eq!(charge["amountCents"], 2 * 1250 + 899);
-    run.memoize_op(reply.op());
-
-    // Replay: the sleep is reported for the server to schedule.
+    // Replay: reserve-stock comes from the memo; the cool-off is reported for the server
+    // to schedule. Nothing is charged before it ends.
     let reply = run.call().await;
     let sleep = reply.op();
     assert_eq!(sleep["op"], "Sleep", "{sleep}");
     assert_eq!(sleep["name"], "1m");
     assert_eq!(sleep["displayName"], "cool-off");
     assert_eq!(sleep["id"], hash_step_id("cool-off"));
-    assert!(stand_in.received("/e/").is_empty(), "nothing sent yet");
+    assert!(
+        shop.container()
+            .get::<PaymentGateway>()
+            .unwrap()
+            .ledger()
+            .is_empty(),
+        "nothing charged during the cool-off"
+    );
     run.memoize("cool-off", Value::Null);
 
-    // After the sleep: the fan-out step sends both events through the Event API.
+    // After the cool-off: charge runs.
+    let reply = run.call().await;
+    let charge = step_ran(reply.op(), "charge").clone();
+    assert_eq!(charge["amountCents"], 2 * 1250 + 899);
+    run.memoize_op(reply.op());
+    assert!(stand_in.received("/e/").is_empty(), "nothing sent yet");
+
+    // Then the fan-out step sends both events through the Event API.
     let reply = run.call().await;
     let sent = step_ran(reply.op(), "notify");
     assert_eq!(sent, &json!({ "ids": ["evt-0", "evt-1"] }));
@@ -643,6 +655,8 @@ async fn syncing_registers_every_function_with_its_triggers_and_flow_control() {
             "shop-daily-cleanup",
             "shop-payment-saga",
             "shop-process-order",
+            "shop-process-order-failure",
+            "shop-release-cancelled-order",
             "shop-user-onboarding"
         ]
     );
@@ -655,6 +669,24 @@ async fn syncing_registers_every_function_with_its_triggers_and_flow_control() {
         json!([{ "limit": 10, "key": "event.data.customerId" }])
     );
     assert_eq!(order["steps"]["step"]["retries"], json!({ "attempts": 3 }));
+    assert_eq!(
+        order["cancel"],
+        json!([{ "event": "order.cancelled", "if": "async.data.orderId == event.data.orderId" }])
+    );
+    assert_eq!(
+        by_id("shop-process-order-failure")["triggers"],
+        json!([{
+            "event": "inngest/function.failed",
+            "expression": "event.data.function_id == 'shop-process-order'"
+        }])
+    );
+    assert_eq!(
+        by_id("shop-release-cancelled-order")["triggers"],
+        json!([{
+            "event": "inngest/function.cancelled",
+            "expression": "event.data.function_id == 'shop-process-order'"
+        }])
+    );
 
     let cleanup = by_id("shop-daily-cleanup");
     assert_eq!(
@@ -792,10 +824,16 @@ async fn a_refused_event_key_is_a_bad_gateway_not_a_silent_drop() {
 
 #[tokio::test]
 async fn services_send_through_a_recording_inngest_service_in_unit_tests() {
-    // No server at all: the recording service keeps what would have been sent.
+    // No server at all: the recording service keeps what would have been sent. Dev mode, so
+    // no embedded executor is started either (nothing would reach it: the recording wins).
+    // (With the embedded executor, `close()` right after `build()` would wait out the
+    // executor's 10 s shutdown grace: `Executor::shutdown` signals its scheduling loop with
+    // `watch::Sender::send`, which drops the value while the loop task, not yet polled, has
+    // no receiver.)
     let (recording, sent) = InngestService::recording("shop");
     let app = TestingModule::new(shop::app_module())
-        .config("[inngest]\napp_id = \"shop\"\ndev = true")
+        .config(DEFAULT_TOML)
+        .config("[inngest]\ndev = true")
         .override_provider(Provider::arc_value(recording))
         .build()
         .await

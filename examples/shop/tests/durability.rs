@@ -1,0 +1,276 @@
+//! Durability of the embedded executor, with the real `shop` binary: SIGKILL it mid-run,
+//! start it again on the same SQLite file, and check that the run finishes, that a step
+//! that completed never runs twice, and that pending work (a sleep, a step cut short)
+//! resumes.
+//!
+//! The probe (`src/durability.rs`, enabled here by environment variables) appends
+//! `<probeId> <what> <pid>` to a file in each step: `first`, then a `nap` sleep, then `slow`
+//! (`slow-started`, 3 s of work, `slow-done`), then `last`.
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::{ShopProcess, free_port, shop};
+use serde_json::{Value, json};
+
+/// One shop "installation": a port, an executor database and a probe log that outlive the
+/// processes started on them.
+struct Installation {
+    _dir: tempfile::TempDir,
+    port: u16,
+    database: PathBuf,
+    log: PathBuf,
+    http: reqwest::Client,
+}
+
+impl Installation {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        Self {
+            port: free_port(),
+            database: dir.path().join("inngest.sqlite3"),
+            log: dir.path().join("probe.log"),
+            _dir: dir,
+            // No pooled connections: they would outlive the killed process.
+            http: reqwest::Client::builder()
+                .pool_max_idle_per_host(0)
+                .build()
+                .unwrap(),
+        }
+    }
+
+    /// `APP_ENV=test` (config/test.toml), on a fixed port, with the executor in the SQLite
+    /// file and the probe on.
+    fn command(&self) -> Command {
+        let mut command = shop();
+        command
+            .env("APP_ENV", "test")
+            .env("APP__SERVER__PORT", self.port.to_string())
+            .env("APP__INNGEST__EMBEDDED__DATABASE", &self.database)
+            .env("APP__MODULES__DURABILITY__ENABLED", "true")
+            .env("APP__DURABILITY__LOG_FILE", &self.log)
+            .env("APP__DURABILITY__NAP", "3s")
+            .env("APP__DURABILITY__SLOW_STEP", "3s");
+        command
+    }
+
+    fn start(&self) -> ShopProcess {
+        let process = ShopProcess::start(self.command());
+        assert_eq!(process.base, format!("http://127.0.0.1:{}", self.port));
+        process
+    }
+
+    fn base(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Sends `durability.probe` through the executor's Event API; returns the run id.
+    async fn probe(&self, probe_id: &str) -> String {
+        let response: Value = self
+            .http
+            .post(format!("{}/_inngest/e/test-key", self.base()))
+            .json(&json!({ "name": "durability.probe", "data": { "probeId": probe_id } }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(response["status"], 200, "{response}");
+        let event_id = response["ids"][0].as_str().unwrap().to_string();
+        let runs = self
+            .get(&format!(
+                "runs?event={event_id}&function=shop-durability-probe"
+            ))
+            .await;
+        let runs = runs["data"].as_array().unwrap();
+        assert_eq!(runs.len(), 1, "the event started one run: {runs:?}");
+        runs[0]["run_id"].as_str().unwrap().to_string()
+    }
+
+    /// `GET /_inngest/api/{path}`.
+    async fn get(&self, path: &str) -> Value {
+        self.http
+            .get(format!("{}/_inngest/api/{path}", self.base()))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    async fn run(&self, run_id: &str) -> Value {
+        self.get(&format!("runs/{run_id}")).await["data"].clone()
+    }
+
+    /// Polls the run until `done` says so (up to 60 s).
+    async fn run_until(&self, run_id: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let run = self.run(run_id).await;
+            if done(&run) {
+                return run;
+            }
+            assert!(Instant::now() < deadline, "{what}: never happened: {run:#}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// The probe's lines, as `(what, pid)`.
+    fn lines(&self, probe_id: &str) -> Vec<(String, u32)> {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|line| {
+                let mut parts = line.split(' ');
+                (parts.next() == Some(probe_id)).then(|| {
+                    let what = parts.next().unwrap().to_string();
+                    let pid = parts.next().unwrap().parse().unwrap();
+                    (what, pid)
+                })
+            })
+            .collect()
+    }
+
+    /// Polls the log until it holds `(what, _)`.
+    async fn logged(&self, probe_id: &str, what: &str) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !self.lines(probe_id).iter().any(|(w, _)| w == what) {
+            assert!(Instant::now() < deadline, "{what} never logged");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+}
+
+fn step<'a>(run: &'a Value, name: &str) -> &'a Value {
+    run["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap_or_else(|| panic!("no step {name}: {run:#}"))
+}
+
+fn step_is(run: &Value, name: &str, status: &str) -> bool {
+    run["steps"].as_array().is_some_and(|steps| {
+        steps
+            .iter()
+            .any(|s| s["name"] == name && s["status"] == status)
+    })
+}
+
+fn lines(expected: &[(&str, u32)]) -> Vec<(String, u32)> {
+    expected.iter().map(|(w, p)| (w.to_string(), *p)).collect()
+}
+
+#[tokio::test]
+async fn a_run_killed_during_a_sleep_resumes_after_a_restart_and_runs_each_step_once() {
+    let installation = Installation::new();
+    let first_process = installation.start();
+    let first_pid = first_process.pid();
+    let run_id = installation.probe("nap").await;
+
+    // `first` is done and saved; the run sleeps for 3 s.
+    let run = installation
+        .run_until(&run_id, "the nap", |run| step_is(run, "nap", "Sleeping"))
+        .await;
+    assert_eq!(run["status"], "Running");
+    assert_eq!(step(&run, "first")["status"], "Completed");
+    assert_eq!(installation.lines("nap"), lines(&[("first", first_pid)]));
+
+    first_process.kill9();
+
+    let second_process = installation.start();
+    let second_pid = second_process.pid();
+    assert_ne!(first_pid, second_pid);
+    let run = installation.run(&run_id).await;
+    assert_eq!(
+        run["status"], "Running",
+        "the run survived the kill: {run:#}"
+    );
+    assert_eq!(step(&run, "first")["status"], "Completed");
+
+    let run = installation
+        .run_until(&run_id, "completion", |run| run["status"] == "Completed")
+        .await;
+    // `first` ran before the kill and was not run again; the rest ran in the new process.
+    assert_eq!(
+        run["output"],
+        json!({ "probeId": "nap", "first": first_pid, "slow": second_pid, "last": second_pid })
+    );
+    assert_eq!(
+        installation.lines("nap"),
+        lines(&[
+            ("first", first_pid),
+            ("slow-started", second_pid),
+            ("slow-done", second_pid),
+            ("last", second_pid),
+        ]),
+        "each side effect exactly once"
+    );
+    let names: Vec<&str> = run["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["first", "nap", "slow", "last"]);
+    for name in names {
+        assert_eq!(step(&run, name)["status"], "Completed", "{run:#}");
+    }
+    assert_eq!(step(&run, "first")["attempts"], 1);
+    // The sleep kept its wake-up time across the restart.
+    let nap = step(&run, "nap");
+    let slept = nap["ended_at"].as_i64().unwrap() - nap["started_at"].as_i64().unwrap();
+    assert!(slept >= 3_000, "slept {slept} ms");
+    drop(second_process);
+}
+
+#[tokio::test]
+async fn a_step_cut_short_by_a_kill_runs_again_after_a_restart_and_completed_steps_do_not() {
+    let installation = Installation::new();
+    let first_process = installation.start();
+    let first_pid = first_process.pid();
+    let run_id = installation.probe("slow").await;
+
+    // Kill in the middle of the slow step's 3 s of work.
+    installation.logged("slow", "slow-started").await;
+    first_process.kill9();
+    assert_eq!(
+        installation.lines("slow"),
+        lines(&[("first", first_pid), ("slow-started", first_pid)]),
+        "killed before slow-done"
+    );
+
+    let second_process = installation.start();
+    let second_pid = second_process.pid();
+    let run = installation
+        .run_until(&run_id, "completion", |run| run["status"] == "Completed")
+        .await;
+    assert_eq!(
+        run["output"],
+        json!({ "probeId": "slow", "first": first_pid, "slow": second_pid, "last": second_pid })
+    );
+    // The slow step never completed in the first process, so it ran again (at least once
+    // is all a step cut short can promise); `first` had completed and did not run again.
+    assert_eq!(
+        installation.lines("slow"),
+        lines(&[
+            ("first", first_pid),
+            ("slow-started", first_pid),
+            ("slow-started", second_pid),
+            ("slow-done", second_pid),
+            ("last", second_pid),
+        ]),
+        "completed steps exactly once"
+    );
+    assert_eq!(step(&run, "first")["attempts"], 1);
+    assert_eq!(step(&run, "slow")["status"], "Completed");
+    assert_eq!(step(&run, "last")["status"], "Completed");
+    drop(second_process);
+}
