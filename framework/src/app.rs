@@ -281,10 +281,13 @@ pub(crate) async fn prepare(
         ),
     ];
     if let Some(server) = &server {
-        extra.push(everywhere(0, Provider::value(server.clone()).into()));
+        extra.push(everywhere(
+            0,
+            Provider::arc_value(Arc::clone(server)).into(),
+        ));
     }
     if let Some(log) = &log {
-        extra.push(everywhere(0, Provider::value(log.clone()).into()));
+        extra.push(everywhere(0, Provider::arc_value(Arc::clone(log)).into()));
     }
 
     // Sections of enabled modules: loaded, validated and checked, every problem kept.

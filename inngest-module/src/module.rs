@@ -116,7 +116,13 @@ impl InngestModule {
                 let options = &registry.options;
                 tracing::info!(
                     app_id = %options.app_id,
-                    mode = if options.is_dev() { "dev" } else { "cloud" },
+                    mode = if registry.executor_kind() == ExecutorKind::Embedded {
+                        "embedded"
+                    } else if options.is_dev() {
+                        "dev"
+                    } else {
+                        "cloud"
+                    },
                     serve_path = %options.serve_path,
                     functions = ?registry.function_ids(),
                     "Inngest functions served",

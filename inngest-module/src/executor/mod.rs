@@ -490,7 +490,7 @@ impl Executor {
     /// Stops taking work and waits (up to `grace`) for executions in flight. Work not
     /// finished stays queued for the next start.
     pub async fn shutdown(&self, grace: Duration) {
-        let _ = self.inner.stop.send(true);
+        self.inner.stop.send_replace(true);
         self.inner.wake.notify_one();
         let task = lock(&self.inner.loop_task).take();
         if let Some(task) = task {
