@@ -373,71 +373,70 @@ impl Context<'_> {
     }
 
     /// Finishes a run with its return value.
-    pub fn complete(&self, tx: &Tx<'_>, mut run: Run, output: Value) -> StoreResult<()> {
-        run.status = RunStatus::Completed;
-        run.ended_at = Some(self.now);
-        run.output = Some(output.clone());
-        tx.update_run(&run)?;
-        tx.delete_run_jobs(&run.id)?;
-        if let Some(parent) = &run.state.parent {
-            self.resolve_invoke(tx, parent, json!({ "data": output }))?;
-        }
-        Ok(())
+    pub fn complete(&self, tx: &Tx<'_>, run: Run, output: Value) -> StoreResult<()> {
+        self.finish(tx, run, RunStatus::Completed, Ok(output))
     }
 
     /// Fails a run for good and emits `inngest/function.failed`.
-    pub fn fail(&self, tx: &Tx<'_>, mut run: Run, error: Value) -> StoreResult<()> {
-        run.status = RunStatus::Failed;
-        run.ended_at = Some(self.now);
-        run.error = Some(error.clone());
-        tx.update_run(&run)?;
-        tx.delete_run_jobs(&run.id)?;
-        if let Some(parent) = &run.state.parent {
-            self.resolve_invoke(tx, parent, json!({ "error": error }))?;
-        }
-        let events = run.state.events.clone();
-        let failed = self.internal_event(
-            "inngest/function.failed",
-            json!({
-                "_inngest": { "status": "Failed" },
-                "error": error,
-                "result": error,
-                "event": events.first().cloned().unwrap_or(Value::Null),
-                "events": events,
-                "function_id": run.function_id,
-                "run_id": run.id,
-            }),
-        );
-        self.accept_event(tx, &failed)
+    pub fn fail(&self, tx: &Tx<'_>, run: Run, error: Value) -> StoreResult<()> {
+        self.finish(tx, run, RunStatus::Failed, Err(error))
     }
 
     /// Cancels a run and emits `inngest/function.cancelled`.
-    pub fn cancel(&self, tx: &Tx<'_>, mut run: Run, reason: &str) -> StoreResult<()> {
+    pub fn cancel(&self, tx: &Tx<'_>, run: Run, reason: &str) -> StoreResult<()> {
         if run.status.is_final() {
             return Ok(());
         }
         tracing::info!(run = %run.id, function = %run.function_id, reason, "run cancelled");
         let error = error_value("Cancelled", reason);
-        run.status = RunStatus::Cancelled;
+        self.finish(tx, run, RunStatus::Cancelled, Err(error))
+    }
+
+    /// Ends a run: stores the outcome, drops its jobs and waits, resumes an invoking parent,
+    /// and emits `inngest/function.failed` or `inngest/function.cancelled`.
+    fn finish(
+        &self,
+        tx: &Tx<'_>,
+        mut run: Run,
+        status: RunStatus,
+        outcome: Result<Value, Value>,
+    ) -> StoreResult<()> {
+        run.status = status;
         run.ended_at = Some(self.now);
-        run.error = Some(error.clone());
+        let memo = match &outcome {
+            Ok(output) => {
+                run.output = Some(output.clone());
+                json!({ "data": output })
+            }
+            Err(error) => {
+                run.error = Some(error.clone());
+                json!({ "error": error })
+            }
+        };
         tx.update_run(&run)?;
         tx.delete_run_jobs(&run.id)?;
         if let Some(parent) = &run.state.parent {
-            self.resolve_invoke(tx, parent, json!({ "error": error }))?;
+            self.resolve_invoke(tx, parent, memo)?;
         }
+        let name = match status {
+            RunStatus::Failed => "inngest/function.failed",
+            RunStatus::Cancelled => "inngest/function.cancelled",
+            _ => return Ok(()),
+        };
         let events = run.state.events.clone();
-        let cancelled = self.internal_event(
-            "inngest/function.cancelled",
-            json!({
-                "_inngest": { "status": "Cancelled" },
-                "event": events.first().cloned().unwrap_or(Value::Null),
-                "events": events,
-                "function_id": run.function_id,
-                "run_id": run.id,
-            }),
-        );
-        self.accept_event(tx, &cancelled)
+        let mut data = json!({
+            "_inngest": { "status": status.as_str() },
+            "event": events.first().cloned().unwrap_or(Value::Null),
+            "events": events,
+            "function_id": run.function_id,
+            "run_id": run.id,
+        });
+        if let (RunStatus::Failed, Err(error)) = (status, &outcome) {
+            data["error"] = error.clone();
+            data["result"] = error.clone();
+        }
+        let event = self.internal_event(name, data);
+        self.accept_event(tx, &event)
     }
 
     fn resolve_invoke(&self, tx: &Tx<'_>, parent: &Parent, memo: Value) -> StoreResult<()> {
