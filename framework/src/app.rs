@@ -240,7 +240,18 @@ pub(crate) async fn prepare(
             ModuleToggles::new()
         });
 
-    let mut flat = graph::flatten(&root, &toggles);
+    let switch = |path: &str| -> Result<bool, String> {
+        match value_at(&raw, path) {
+            None => Ok(false),
+            Some(value) => value.into_bool().map_err(|_| {
+                format!(
+                    "expected `true` or `false` (it decides whether a module is imported); set it in a config file or with APP__{}",
+                    path.replace('.', "__").to_uppercase()
+                )
+            }),
+        }
+    };
+    let mut flat = graph::flatten(&root, &toggles, &switch);
     problems.append(&mut flat.problems);
 
     // Unknown top-level sections are typos until proven otherwise.

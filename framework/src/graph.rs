@@ -47,9 +47,14 @@ pub(crate) struct Flattened {
 
 /// Walks the tree depth-first (imports first), de-duplicating modules by name and dropping
 /// the disabled ones. Index 0 is the framework's built-in module.
-pub(crate) fn flatten(root: &Module, toggles: &ModuleToggles) -> Flattened {
+pub(crate) fn flatten(
+    root: &Module,
+    toggles: &ModuleToggles,
+    switch: &dyn Fn(&str) -> Result<bool, String>,
+) -> Flattened {
     struct Walk<'a> {
         toggles: &'a ModuleToggles,
+        switch: &'a dyn Fn(&str) -> Result<bool, String>,
         order: Vec<Module>,
         by_name: FxHashMap<Arc<str>, usize>,
         edges: Vec<(Arc<str>, Arc<str>)>,
@@ -89,6 +94,16 @@ pub(crate) fn flatten(root: &Module, toggles: &ModuleToggles) -> Flattened {
             for import in &module.imports {
                 let child = &import.module;
                 self.seen_names.insert(Arc::clone(&child.name));
+                if let Some(path) = import.when {
+                    let on = (self.switch)(path).unwrap_or_else(|message| {
+                        self.problems.push(Problem::config(path, message));
+                        false
+                    });
+                    if !on {
+                        self.note_names(child);
+                        continue;
+                    }
+                }
                 if !self.enabled(&child.name) {
                     if !import.optional {
                         self.problems.push(Problem::graph(
@@ -124,6 +139,7 @@ pub(crate) fn flatten(root: &Module, toggles: &ModuleToggles) -> Flattened {
 
     let mut walk = Walk {
         toggles,
+        switch,
         order: Vec::new(),
         by_name: FxHashMap::default(),
         edges: Vec::new(),

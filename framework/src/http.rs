@@ -84,6 +84,51 @@ pub struct RequestInfo {
     pub request_id: Option<String>,
 }
 
+/// A layer over the whole application router, contributed by a module (kind
+/// [`HttpLayers`]): metrics, auth, CORS… It is applied to every module's routes after they
+/// are merged under the global prefix, inside the framework's own layers (request scope,
+/// timeout, request id, tracing), so handlers' [`axum::extract::MatchedPath`] is visible to it.
+///
+/// ```
+/// use std::sync::Arc;
+/// use axum::Router;
+/// use framework::{Provider, http::{HttpLayer, HttpLayers}};
+///
+/// struct Cors;
+/// let provider = Provider::value(Cors).contribute::<HttpLayers, _>(|_: &Arc<Cors>| {
+///     HttpLayer::new(|router: Router| router.layer(tower::layer::util::Identity::new()))
+/// });
+/// # let _ = provider;
+/// ```
+#[derive(Clone)]
+pub struct HttpLayer(Arc<dyn Fn(Router) -> Router + Send + Sync>);
+
+impl HttpLayer {
+    /// A layer from a function of the router (typically `|router| router.layer(..)`).
+    pub fn new(apply: impl Fn(Router) -> Router + Send + Sync + 'static) -> Self {
+        Self(Arc::new(apply))
+    }
+
+    /// Applies the layer.
+    pub fn apply(&self, router: Router) -> Router {
+        (self.0)(router)
+    }
+}
+
+impl std::fmt::Debug for HttpLayer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("HttpLayer")
+    }
+}
+
+/// The contribution kind for [`HttpLayer`]s: discovered from providers of enabled modules
+/// when the router is built, and applied in discovery order.
+pub struct HttpLayers;
+
+impl crate::ContributionKind for HttpLayers {
+    type Item = HttpLayer;
+}
+
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Assembles the application router: every module's routes under the global prefix, a
@@ -108,11 +153,14 @@ pub(crate) fn app_router(
                         .unwrap_or_else(|| "overlapping routes".into()),
                 })?;
     }
-    let app = if server.global_prefix.is_empty() {
+    let mut app = if server.global_prefix.is_empty() {
         merged
     } else {
         Router::new().nest(&server.global_prefix, merged)
     };
+    for layer in container.discover::<HttpLayers>() {
+        app = layer.item.apply(app);
+    }
     let container = Arc::clone(container);
     let with_scope = axum::middleware::from_fn(
         move |mut request: axum::extract::Request, next: axum::middleware::Next| {

@@ -26,7 +26,7 @@ pub(crate) struct ModuleShape {
     providers: Vec<(ProviderKey, crate::provider::Scope)>,
     exports: Vec<ProviderKey>,
     reexports: Vec<Arc<str>>,
-    imports: Vec<(Arc<str>, bool)>,
+    imports: Vec<(Arc<str>, bool, Option<&'static str>)>,
     sections: Vec<&'static str>,
     routes: usize,
     global: bool,
@@ -38,6 +38,8 @@ pub(crate) struct Import {
     /// Shared, so cloning a module does not copy its whole import tree.
     pub(crate) module: Arc<Module>,
     pub(crate) optional: bool,
+    /// A boolean config key that must be `true` for the import to take effect.
+    pub(crate) when: Option<&'static str>,
 }
 
 /// A module: a unit of composition with its own providers, what it shows to importers
@@ -105,6 +107,7 @@ impl Module {
         self.imports.push(Import {
             module: Arc::new(module),
             optional: false,
+            when: None,
         });
         self
     }
@@ -115,6 +118,31 @@ impl Module {
         self.imports.push(Import {
             module: Arc::new(module),
             optional: true,
+            when: None,
+        });
+        self
+    }
+
+    /// Imports a module only when the boolean config key `path` is `true` (a missing key
+    /// is `false`), like NestJS's `ConditionalModule.registerWhen`. When the key is false
+    /// the module is not part of the app at all: no providers, no routes, no hooks.
+    /// Depend on its providers with `Option<Arc<T>>`.
+    ///
+    /// ```
+    /// use framework::Module;
+    /// let app = Module::new("app")
+    ///     .import_when("features.audit", Module::new("audit"));
+    /// # let _ = app;
+    /// ```
+    ///
+    /// With `[features] audit = true` (or `APP__FEATURES__AUDIT=true`) the `audit` module is
+    /// imported. The key's section must be read by some module (or be `modules`), since
+    /// unknown sections are reported. A value that is not a boolean is a start-up error.
+    pub fn import_when(mut self, path: &'static str, module: Module) -> Self {
+        self.imports.push(Import {
+            module: Arc::new(module),
+            optional: true,
+            when: Some(path),
         });
         self
     }
@@ -219,7 +247,7 @@ impl Module {
             imports: self
                 .imports
                 .iter()
-                .map(|i| (Arc::clone(&i.module.name), i.optional))
+                .map(|i| (Arc::clone(&i.module.name), i.optional, i.when))
                 .collect(),
             sections: self.sections.iter().map(|s| s.path).collect(),
             routes: self.routes.len(),

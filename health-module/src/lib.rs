@@ -1,0 +1,1 @@
+//! Health checks (skeleton; being written).
