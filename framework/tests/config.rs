@@ -356,3 +356,57 @@ async fn env_aliases_fill_keys_that_config_leaves_unset() {
         "APP__ variables win too"
     );
 }
+
+#[derive(Debug, Clone, Default, Deserialize, Validate)]
+struct Features {
+    #[serde(default)]
+    audit: bool,
+}
+impl ConfigSection for Features {}
+
+#[tokio::test]
+async fn import_when_follows_a_boolean_config_key() {
+    struct Audit;
+    let root = || {
+        Module::new("app")
+            .config::<Features>("features")
+            .import_when(
+                "features.audit",
+                Module::new("audit")
+                    .provider(Provider::value(Audit))
+                    .export::<Audit>(),
+            )
+    };
+    // Missing key: not imported.
+    let app = TestingModule::new(root()).build().await.unwrap();
+    assert!(app.get::<Audit>().is_err());
+    assert!(!app.container().modules().iter().any(|m| &**m == "audit"));
+    // From a file.
+    let app = TestingModule::new(root())
+        .config("[features]\naudit = true")
+        .build()
+        .await
+        .unwrap();
+    assert!(app.get::<Audit>().is_ok());
+    // From an environment variable (a string), and the module toggle still wins.
+    let app = TestingModule::new(root())
+        .env_var("APP__FEATURES__AUDIT", "true")
+        .build()
+        .await
+        .unwrap();
+    assert!(app.get::<Audit>().is_ok());
+    let app = TestingModule::new(root())
+        .config("[features]\naudit = true\n[modules.audit]\nenabled = false")
+        .build()
+        .await
+        .unwrap();
+    assert!(app.get::<Audit>().is_err());
+    // Not a boolean: a clear start-up error.
+    let messages =
+        report(TestingModule::new(root()).env_var("APP__FEATURES__AUDIT", "sometimes")).await;
+    assert_eq!(messages.len(), 2, "{messages:?}");
+    assert_eq!(
+        messages[0],
+        "features.audit: expected `true` or `false` (it decides whether a module is imported); set it in a config file or with APP__FEATURES__AUDIT"
+    );
+}

@@ -375,3 +375,87 @@ async fn discovery_is_injectable_and_refuses_use_inside_factories() {
         .unwrap();
     assert_eq!(*later[0].item, 1);
 }
+
+#[tokio::test]
+async fn http_layers_from_enabled_modules_wrap_every_route_and_see_the_route_template() {
+    use axum::extract::MatchedPath;
+    use framework::http::{HttpLayer, HttpLayers};
+
+    type Seen = Arc<Mutex<Vec<String>>>;
+    struct Recorder(Seen);
+    let seen: Seen = Arc::default();
+    let recorder = {
+        let seen = Arc::clone(&seen);
+        Provider::value(Recorder(seen)).contribute::<HttpLayers, _>(|this: &Arc<Recorder>| {
+            let seen = Arc::clone(&this.0);
+            HttpLayer::new(move |router: Router| {
+                let seen = Arc::clone(&seen);
+                router.layer(axum::middleware::from_fn(
+                    move |request: axum::extract::Request, next: axum::middleware::Next| {
+                        let route = request
+                            .extensions()
+                            .get::<MatchedPath>()
+                            .map_or("unmatched".to_string(), |p| p.as_str().to_string());
+                        seen.lock().unwrap().push(route);
+                        next.run(request)
+                    },
+                ))
+            })
+        })
+    };
+    let orders = Module::new("orders")
+        .router(Router::new().route("/orders/{id}", get(|| async { "order" })));
+    let root = Module::new("app")
+        .import(orders)
+        .import_optional(Module::new("metrics").provider(recorder));
+    let running = TestingModule::new(root)
+        .config("[server]\nglobal_prefix = \"/api\"")
+        .build()
+        .await
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    let client = reqwest::Client::new();
+    for id in [1, 2] {
+        let response = client
+            .get(format!("{}/api/orders/{id}", running.base_url()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.text().await.unwrap(), "order");
+    }
+    running.shutdown().await.unwrap();
+    assert_eq!(
+        *seen.lock().unwrap(),
+        ["/api/orders/{id}", "/api/orders/{id}"]
+    );
+
+    // The module switched off: no layer.
+    let seen_before = seen.lock().unwrap().len();
+    let recorder_off = Provider::value(Recorder(Arc::clone(&seen))).contribute::<HttpLayers, _>(
+        |_: &Arc<Recorder>| {
+            HttpLayer::new(|_router: Router| panic!("a disabled module's layer must not apply"))
+        },
+    );
+    let root = Module::new("app")
+        .import(
+            Module::new("orders")
+                .router(Router::new().route("/orders/{id}", get(|| async { "order" }))),
+        )
+        .import_optional(Module::new("metrics").provider(recorder_off));
+    let running = TestingModule::new(root)
+        .config("[modules.metrics]\nenabled = false")
+        .build()
+        .await
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    let response = reqwest::get(format!("{}/orders/1", running.base_url()))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    running.shutdown().await.unwrap();
+    assert_eq!(seen.lock().unwrap().len(), seen_before);
+}
