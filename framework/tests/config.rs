@@ -388,6 +388,7 @@ async fn import_when_follows_a_boolean_config_key() {
         .await
         .unwrap();
     assert!(app.get::<Audit>().is_ok());
+    assert!(app.get::<Config<Features>>().unwrap().audit);
     // From an environment variable (a string), and the module toggle still wins.
     let app = TestingModule::new(root())
         .env_var("APP__FEATURES__AUDIT", "true")
