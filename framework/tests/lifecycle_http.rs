@@ -260,11 +260,19 @@ async fn routes_cannot_depend_on_request_scoped_providers() {
 
 #[tokio::test]
 async fn in_flight_requests_finish_during_shutdown() {
+    // The handler signals when it has started, so shutdown begins with the request in flight
+    // (a fixed sleep could start it before a loaded machine accepted the connection).
+    let started = Arc::new(tokio::sync::Notify::new());
+    let entered = Arc::clone(&started);
     let module = Module::new("web").router(Router::new().route(
         "/work",
-        get(|| async {
-            tokio::time::sleep(Duration::from_millis(300)).await;
-            "done"
+        get(move || {
+            let entered = Arc::clone(&entered);
+            async move {
+                entered.notify_one();
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                "done"
+            }
         }),
     ));
     let running = TestingModule::new(module)
@@ -277,7 +285,7 @@ async fn in_flight_requests_finish_during_shutdown() {
     let url = format!("{}/work", running.base_url());
     let request =
         tokio::spawn(async move { reqwest::get(url).await.unwrap().text().await.unwrap() });
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    started.notified().await;
     let addr = running.local_addr();
     running.shutdown().await.unwrap();
     assert_eq!(request.await.unwrap(), "done");
