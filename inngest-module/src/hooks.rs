@@ -71,9 +71,60 @@ pub struct StepInfo {
     pub op: &'static str,
 }
 
-/// Hooks called around runs, steps and event sends. Every method has an empty default.
-/// Hooks are called inline: keep them fast and never block.
+/// How the app's functions were last synced (registered) with an executor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncKind {
+    /// The app registered itself with `POST {api}/fn/register` (a `PUT` on the serve path).
+    OutOfBand,
+    /// The server asked with a signed `PUT` and the app answered with its functions.
+    InBand,
+    /// The functions were registered with the embedded executor at start-up.
+    Embedded,
+}
+
+impl SyncKind {
+    /// A low-cardinality label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SyncKind::OutOfBand => "out_of_band",
+            SyncKind::InBand => "in_band",
+            SyncKind::Embedded => "embedded",
+        }
+    }
+}
+
+/// One sync and its outcome.
+#[derive(Debug, Clone)]
+pub struct SyncInfo {
+    /// How the sync happened.
+    pub kind: SyncKind,
+    /// Whether it succeeded.
+    pub ok: bool,
+    /// When it finished.
+    pub at: std::time::SystemTime,
+    /// Why it failed (`None` when it succeeded).
+    pub error: Option<String>,
+    /// How many functions were registered.
+    pub functions: usize,
+}
+
+/// Hooks called around runs, steps, syncs and event sends. Every method has an empty
+/// default. Hooks are called inline: keep them fast and never block.
 pub trait InngestHook: Send + Sync + 'static {
+    /// Whether this hook takes part. Checked once at start-up: a hook that returns `false`
+    /// (e.g. the metrics hook when the app has no metrics registry) is left out and costs
+    /// nothing per run.
+    fn enabled(&self) -> bool {
+        true
+    }
+    /// A step body is about to run in this request.
+    fn on_step_start(&self, run: &RunInfo, step_id: &str) {
+        let _ = (run, step_id);
+    }
+    /// A sync finished.
+    fn on_sync(&self, sync: &SyncInfo) {
+        let _ = sync;
+    }
     /// An execution request for `run` is about to run user code.
     fn on_run_start(&self, run: &RunInfo) {
         let _ = run;
@@ -108,6 +159,11 @@ impl framework::ContributionKind for Hooks {
 pub(crate) struct HookList(pub Arc<[Arc<dyn InngestHook>]>);
 
 impl HookList {
+    /// The hooks that are [`InngestHook::enabled`].
+    pub(crate) fn new(hooks: Vec<Arc<dyn InngestHook>>) -> Self {
+        Self(hooks.into_iter().filter(|hook| hook.enabled()).collect())
+    }
+
     pub(crate) fn each(&self, mut call: impl FnMut(&dyn InngestHook)) {
         for hook in self.0.iter() {
             call(hook.as_ref());

@@ -44,7 +44,9 @@ mod error;
 mod event;
 pub mod executor;
 mod function;
+pub mod health;
 mod hooks;
+pub mod metrics;
 mod module;
 mod options;
 pub mod protocol;
@@ -62,14 +64,15 @@ pub use function::{
     FunctionOptions, Functions, Priority, RateLimit, Singleton, SingletonMode, Throttle, Timeouts,
     Trigger,
 };
-pub use hooks::{Hooks, InngestHook, RunInfo, RunStatus, StepInfo};
+pub use hooks::{Hooks, InngestHook, RunInfo, RunStatus, StepInfo, SyncInfo, SyncKind};
 pub use inngest_module_macros::{
     batch, cancel_on, concurrency, debounce, function, idempotency, on_cron, on_event, on_failure,
     priority, rate_limit, retries, singleton, throttle, timeouts,
 };
 pub use module::{EmbeddedExecutor, InngestModule, MODULE_NAME};
 pub use options::{
-    DevMode, ENV_ALIASES, EmbeddedOptions, ExecutorKind, InngestOptions, SendOptions, is_slug,
+    DevMode, ENV_ALIASES, EmbeddedOptions, ExecutorKind, InngestOptions, MountOption, SendOptions,
+    is_slug,
 };
 pub use registry::{DEFAULT_RETRIES, FunctionsError, Registry};
 pub use serve::router;

@@ -12,11 +12,15 @@ use crate::options::ExecutorKind;
 use framework::config::ServerConfig;
 
 use crate::function::Functions;
-use crate::hooks::Hooks;
+use crate::health::InngestIndicator;
+use crate::hooks::{Hooks, InngestHook};
+use crate::metrics::InngestMetrics;
 use crate::options::{ENV_ALIASES, InngestOptions};
 use crate::registry::Registry;
 use crate::serve;
 use crate::service::InngestService;
+use health_module::{HealthIndicator, HealthIndicators, HealthModule};
+use monitoring_module::{Metrics, MonitoringModule};
 
 /// The module's name.
 pub const MODULE_NAME: &str = "inngest";
@@ -47,7 +51,14 @@ impl InngestModule {
     /// Options given in code. Unset keys fall back to the `INNGEST_*` variables (as every
     /// SDK does); the result is validated for the environment at start-up.
     pub fn for_root(options: InngestOptions) -> Module {
-        Self::base().provider(Provider::try_factory(move |(): ()| {
+        let mut module = Self::base();
+        if options.health.enabled {
+            module = module.import(HealthModule::new());
+        }
+        if options.monitoring.enabled {
+            module = module.import(MonitoringModule::new());
+        }
+        module.provider(Provider::try_factory(move |(): ()| {
             options.clone().with_env_fallbacks()
         }))
     }
@@ -74,8 +85,14 @@ impl InngestModule {
         Self::with_section().provider(Provider::async_factory(factory))
     }
 
+    /// The options come from config: `inngest.health.enabled` and
+    /// `inngest.monitoring.enabled` decide the companion modules (an async factory cannot
+    /// change the module graph, which is fixed before any provider is built).
     fn with_section() -> Module {
-        let mut module = Self::base().config::<InngestOptions>(MODULE_NAME);
+        let mut module = Self::base()
+            .config::<InngestOptions>(MODULE_NAME)
+            .import_when("inngest.health.enabled", HealthModule::new())
+            .import_when("inngest.monitoring.enabled", MonitoringModule::new());
         for (var, path) in ENV_ALIASES {
             module = module.env_alias(var, path);
         }
@@ -148,8 +165,28 @@ impl InngestModule {
                 }
             },
         );
+        // The health indicator is discovered only when a health module is present; the
+        // metrics hook disables itself without a metrics registry.
+        let indicator = Provider::factory(
+            |(registry, embedded): (Arc<Registry>, Arc<EmbeddedExecutor>)| {
+                InngestIndicator::new(registry, embedded)
+            },
+        )
+        .contribute::<HealthIndicators, _>(|this| Arc::clone(this) as Arc<dyn HealthIndicator>);
+        let metrics = Provider::factory(
+            |(metrics, registry): (Option<Arc<Metrics>>, Arc<Registry>)| {
+                InngestMetrics::new(metrics, registry)
+            },
+        )
+        .contribute::<Hooks, _>(|this| Arc::clone(this) as Arc<dyn InngestHook>)
+        .hook(
+            Phase::ApplicationBootstrap,
+            |this: Arc<InngestMetrics>| async move { this.describe() },
+        );
         Module::new(MODULE_NAME)
             .global()
+            .provider(indicator)
+            .provider(metrics)
             .provider(Provider::factory(|options: Arc<InngestOptions>| {
                 InngestService::new(options)
             }))
@@ -269,11 +306,20 @@ impl EmbeddedExecutor {
             options.serve_path.clone(),
             options.body_limit.max(64 * 1024 * 1024),
         );
-        let count = executor.register_app(
+        let count = match executor.register_app(
             &options.app_id,
             Arc::new(transport),
             &registry.function_configs(&url),
-        )?;
+        ) {
+            Ok(count) => {
+                registry.record_sync(crate::hooks::SyncKind::Embedded, None);
+                count
+            }
+            Err(error) => {
+                registry.record_sync(crate::hooks::SyncKind::Embedded, Some(error.to_string()));
+                return Err(error.into());
+            }
+        };
         executor.start();
         let prefix = server
             .map(|s| {

@@ -237,6 +237,25 @@ pub struct InngestOptions {
     /// The embedded executor's options.
     #[validate(nested)]
     pub embedded: EmbeddedOptions,
+    /// `[inngest.health] enabled = true` mounts the health module (its own settings are
+    /// in `[health]`); the Inngest indicator is served at `/health/inngest`.
+    pub health: MountOption,
+    /// `[inngest.monitoring] enabled = true` mounts the monitoring module (its own
+    /// settings are in `[monitoring]`) and records the `inngest_*` metrics.
+    pub monitoring: MountOption,
+}
+
+/// Whether [`InngestModule`](crate::InngestModule) mounts a companion module.
+///
+/// ```toml
+/// [inngest.health]
+/// enabled = true
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MountOption {
+    /// Mount the module (default: no).
+    pub enabled: bool,
 }
 
 impl Default for InngestOptions {
@@ -261,6 +280,8 @@ impl Default for InngestOptions {
             send: SendOptions::default(),
             executor: None,
             embedded: EmbeddedOptions::default(),
+            health: MountOption::default(),
+            monitoring: MountOption::default(),
         }
     }
 }

@@ -8,7 +8,7 @@ use framework::{Discovered, Discovery, short_type_name};
 use serde_json::{Value, json};
 
 use crate::function::{Function, FunctionOptions, Handler};
-use crate::hooks::{HookList, InngestHook};
+use crate::hooks::{HookList, InngestHook, SyncInfo, SyncKind};
 use crate::options::{ExecutorKind, InngestOptions};
 use crate::protocol;
 use crate::service::InngestService;
@@ -43,6 +43,7 @@ pub struct Registry {
     pub(crate) discovery: Arc<Discovery>,
     executor: ExecutorKind,
     served: OnceLock<Served>,
+    last_sync: std::sync::Mutex<Option<SyncInfo>>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -66,7 +67,32 @@ impl Registry {
             discovery,
             executor,
             served: OnceLock::new(),
+            last_sync: std::sync::Mutex::new(None),
         }
+    }
+
+    /// The last sync (registration with an executor) and its outcome, if any happened.
+    pub fn last_sync(&self) -> Option<SyncInfo> {
+        self.last_sync
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Records a sync and tells the hooks.
+    pub(crate) fn record_sync(&self, kind: SyncKind, error: Option<String>) {
+        let sync = SyncInfo {
+            kind,
+            ok: error.is_none(),
+            at: std::time::SystemTime::now(),
+            error,
+            functions: self.function_count(),
+        };
+        self.hooks().each(|hook| hook.on_sync(&sync));
+        *self
+            .last_sync
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(sync);
     }
 
     /// Which executor drives these functions.
@@ -127,7 +153,7 @@ impl Registry {
             return Err(FunctionsError { problems });
         }
         definitions.sort_by(|a, b| a.0.id.cmp(&b.0.id));
-        let hooks = HookList(hooks.into());
+        let hooks = HookList::new(hooks);
         self.service.set_hooks(hooks.clone());
         let _ = self.served.set(Served {
             entries,

@@ -300,7 +300,11 @@ async fn sync(
         None
     };
     if in_band {
-        return (in_band_sync(registry, request_headers, uri, body), key);
+        let reply = in_band_sync(registry, request_headers, uri, body);
+        let error = (reply.status != StatusCode::OK)
+            .then(|| format!("the in-band sync request was refused ({})", reply.status));
+        registry.record_sync(crate::hooks::SyncKind::InBand, error);
+        return (reply, key);
     }
     let url = app_url(registry, request_headers, uri);
     let server_kind = request_headers
@@ -315,11 +319,15 @@ async fn sync(
     )
     .await
     {
-        Ok(modified) => Reply::json(
-            StatusCode::OK,
-            &json!({ "message": "Successfully synced.", "modified": modified }),
-        ),
+        Ok(modified) => {
+            registry.record_sync(crate::hooks::SyncKind::OutOfBand, None);
+            Reply::json(
+                StatusCode::OK,
+                &json!({ "message": "Successfully synced.", "modified": modified }),
+            )
+        }
         Err((status, message)) => {
+            registry.record_sync(crate::hooks::SyncKind::OutOfBand, Some(message.clone()));
             Reply::json(status, &json!({ "message": message, "modified": false }))
         }
     };
@@ -574,6 +582,7 @@ async fn run(
         state.clone(),
         Arc::clone(&registry.service),
         registry.options.app_id.as_str().into(),
+        Arc::new(info.clone()),
     );
     let events = if request.events.is_empty() {
         vec![std::mem::take(&mut request.event)]

@@ -175,6 +175,10 @@ impl InngestService {
         let _ = self.local.set(sink);
     }
 
+    pub(crate) fn hooks(&self) -> Option<&HookList> {
+        self.hooks.get()
+    }
+
     pub(crate) fn set_hooks(&self, hooks: HookList) {
         let _ = self.hooks.set(hooks);
     }

@@ -28,6 +28,7 @@ pub struct Step {
     state: SharedState,
     service: Arc<InngestService>,
     app_id: Arc<str>,
+    run: Arc<crate::hooks::RunInfo>,
 }
 
 /// What to wait for in [`Step::wait_for_event`].
@@ -153,11 +154,17 @@ fn reported_op(identity: &StepIdentity, op: Opcode, name: Option<String>, opts: 
 }
 
 impl Step {
-    pub(crate) fn new(state: SharedState, service: Arc<InngestService>, app_id: Arc<str>) -> Self {
+    pub(crate) fn new(
+        state: SharedState,
+        service: Arc<InngestService>,
+        app_id: Arc<str>,
+        run: Arc<crate::hooks::RunInfo>,
+    ) -> Self {
         Self {
             state,
             service,
             app_id,
+            run,
         }
     }
 
@@ -216,6 +223,9 @@ impl Step {
         };
         found(&self.state, planned.clone(), true).await;
 
+        if let Some(hooks) = self.service.hooks() {
+            hooks.each(|hook| hook.on_step_start(&self.run, &identity.id));
+        }
         let started = Instant::now();
         let start = now_nanos();
         let result = match AssertUnwindSafe(async move { body().await })

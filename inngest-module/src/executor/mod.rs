@@ -487,6 +487,14 @@ impl Executor {
         *task = Some(tokio::spawn(async move { executor.schedule_loop().await }));
     }
 
+    /// Whether the scheduling loop is started and alive (not stopped, not crashed).
+    pub fn is_running(&self) -> bool {
+        lock(&self.inner.loop_task)
+            .as_ref()
+            .is_some_and(|task| !task.is_finished())
+            && !*self.inner.stop.borrow()
+    }
+
     /// Stops taking work and waits (up to `grace`) for executions in flight. Work not
     /// finished stays queued for the next start.
     pub async fn shutdown(&self, grace: Duration) {

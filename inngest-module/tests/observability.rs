@@ -1,0 +1,312 @@
+//! The health and monitoring modules mounted by `InngestModule` from its own options: the
+//! `inngest` indicator, the `inngest_*` metrics fed by the hooks, and nothing at all when
+//! they are switched off. Real apps on loopback; the embedded executor runs the functions.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use framework::{Module, Provider, RunningApp, TestingModule, injectable};
+use inngest_module::metrics::InngestMetrics;
+use inngest_module::{
+    self as inngest, Ctx, EmbeddedExecutor, Event, InngestModule, InngestOptions, InngestService,
+};
+use serde_json::{Value, json};
+
+#[derive(Default)]
+struct Attempts(AtomicUsize);
+
+struct Jobs {
+    attempts: Arc<Attempts>,
+}
+
+#[injectable]
+impl Jobs {
+    fn new(attempts: Arc<Attempts>) -> Self {
+        Self { attempts }
+    }
+
+    #[inngest::function(id = "two-steps", event = "job/two")]
+    async fn two_steps(&self, ctx: Ctx) -> inngest::Result<Value> {
+        let a: i32 = ctx.step.run("first", || async { Ok(1) }).await?;
+        let b: i32 = ctx.step.run("second", || async move { Ok(a + 1) }).await?;
+        Ok(json!({ "b": b }))
+    }
+
+    #[inngest::function(id = "flaky", event = "job/flaky", retries = 2)]
+    async fn flaky(&self, ctx: Ctx) -> inngest::Result<Value> {
+        let attempts = Arc::clone(&self.attempts);
+        ctx.step
+            .run("try", || async move {
+                if attempts.0.fetch_add(1, Ordering::SeqCst) == 0 {
+                    Err(inngest::Error::retriable("first attempt fails"))
+                } else {
+                    Ok(())
+                }
+            })
+            .await?;
+        Ok(json!("ok"))
+    }
+
+    #[inngest::function(id = "doomed", event = "job/doomed")]
+    async fn doomed(&self, _ctx: Ctx) -> inngest::Result<Value> {
+        Err(inngest::Error::non_retriable("never works"))
+    }
+}
+
+const FAST: &str = "[inngest]\napp_id = \"jobs\"\n[inngest.embedded]\nretry_backoff = \"20ms\"\nretry_max_backoff = \"100ms\"\n";
+
+async fn start(config: &str) -> RunningApp {
+    let root = Module::new("app")
+        .import(InngestModule::from_config())
+        .provider(Provider::value(Attempts::default()))
+        .provide::<Jobs>();
+    TestingModule::new(root)
+        .config(config.to_string())
+        .build()
+        .await
+        .unwrap()
+        .start()
+        .await
+        .unwrap()
+}
+
+async fn run_to_end(app: &RunningApp, name: &str) -> String {
+    let service = app.container().get::<InngestService>().unwrap();
+    let ids = service.send(Event::new(name, json!({}))).await.unwrap();
+    let executor = app
+        .container()
+        .get::<EmbeddedExecutor>()
+        .unwrap()
+        .executor()
+        .cloned()
+        .unwrap();
+    let filter = inngest_module::executor::store::RunFilter {
+        event: Some(ids[0].clone()),
+        ..Default::default()
+    };
+    let run_id = executor.runs(&filter).unwrap()[0].run_id.clone();
+    let run = executor
+        .wait_for_run(&run_id, Duration::from_secs(20))
+        .await
+        .unwrap()
+        .unwrap();
+    run.status
+}
+
+async fn get(url: String) -> (u16, String) {
+    let response = reqwest::get(url).await.unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+fn sample(exposition: &str, series: &str) -> Option<f64> {
+    exposition
+        .lines()
+        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+}
+
+#[tokio::test]
+async fn mounted_from_options_the_hooks_feed_the_inngest_metrics() {
+    let app = start(&format!(
+        "{FAST}[inngest.health]\nenabled = true\n[inngest.monitoring]\nenabled = true\n"
+    ))
+    .await;
+    let base = app.base_url();
+    assert_eq!(run_to_end(&app, "job/two").await, "Completed");
+    assert_eq!(run_to_end(&app, "job/flaky").await, "Completed");
+    assert_eq!(run_to_end(&app, "job/doomed").await, "Failed");
+
+    let (status, metrics) = get(format!("{base}/metrics")).await;
+    assert_eq!(status, 200);
+    let value = |series: &str| sample(&metrics, series);
+    // Runs: each function completed or failed once; flaky's first request failed and retried.
+    assert_eq!(
+        value(r#"inngest_function_runs_total{function_id="jobs-two-steps",status="completed"}"#),
+        Some(1.0),
+        "{metrics}"
+    );
+    assert_eq!(
+        value(r#"inngest_function_runs_total{function_id="jobs-doomed",status="failed"}"#),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(r#"inngest_function_runs_total{function_id="jobs-flaky",status="completed"}"#),
+        Some(1.0)
+    );
+    // Series exist at zero from start-up, so dashboards see them before anything fails.
+    assert_eq!(
+        value(r#"inngest_function_runs_total{function_id="jobs-two-steps",status="failed"}"#),
+        Some(0.0)
+    );
+    // Steps: two-steps ran two bodies; flaky's step failed once (StepError) then ran.
+    assert_eq!(
+        value(r#"inngest_step_runs_total{function_id="jobs-two-steps",status="completed"}"#),
+        Some(2.0)
+    );
+    assert_eq!(
+        value(r#"inngest_step_runs_total{function_id="jobs-flaky",status="retrying"}"#),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(r#"inngest_step_runs_total{function_id="jobs-flaky",status="completed"}"#),
+        Some(1.0)
+    );
+    // two-steps took three execution requests (step, step, completion).
+    assert_eq!(
+        value(r#"inngest_function_duration_seconds_count{function_id="jobs-two-steps"}"#),
+        Some(3.0)
+    );
+    assert_eq!(
+        value(r#"inngest_step_duration_seconds_count{function_id="jobs-two-steps"}"#),
+        Some(2.0)
+    );
+    assert_eq!(
+        value(r#"inngest_function_runs_in_flight{function_id="jobs-two-steps"}"#),
+        Some(0.0)
+    );
+    assert!(
+        value(r#"inngest_function_last_run_timestamp_seconds{function_id="jobs-two-steps"}"#)
+            .unwrap()
+            > 1.7e9
+    );
+    assert_eq!(
+        value(r#"inngest_events_sent_total{status="ok"}"#),
+        Some(3.0)
+    );
+    assert_eq!(
+        value(r#"inngest_events_sent_total{status="error"}"#),
+        Some(0.0)
+    );
+    assert_eq!(value(r#"inngest_syncs_total{status="ok"}"#), Some(1.0));
+    assert_eq!(value("inngest_registered_functions"), Some(3.0));
+    assert_eq!(
+        value(&format!(
+            r#"inngest_build_info{{app_id="jobs",mode="embedded",version="{}"}}"#,
+            env!("CARGO_PKG_VERSION")
+        )),
+        Some(1.0),
+        "{metrics}"
+    );
+    assert!(metrics.contains("# TYPE inngest_function_duration_seconds histogram"));
+
+    // The JSON view of functions reads the same families.
+    let (_, functions) = get(format!("{base}/monitoring/functions")).await;
+    let functions: Value = serde_json::from_str(&functions).unwrap();
+    let doomed = functions["functions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["function_id"] == "jobs-doomed")
+        .unwrap_or_else(|| panic!("{functions}"));
+    assert_eq!(doomed["failed"], 1.0, "{doomed}");
+    assert_eq!(doomed["success_rate"], 0.0, "{doomed}");
+
+    // The indicator: up, with the embedded executor and the start-up sync.
+    let (status, body) = get(format!("{base}/health/inngest")).await;
+    assert_eq!(status, 200, "{body}");
+    let body: Value = serde_json::from_str(&body).unwrap();
+    let inngest = &body["info"]["inngest"];
+    assert_eq!(inngest["status"], "up");
+    assert_eq!(inngest["functions"], 3);
+    assert_eq!(inngest["executor"], "embedded");
+    assert_eq!(inngest["executor_running"], true);
+    assert_eq!(inngest["last_sync"]["kind"], "embedded");
+    assert_eq!(inngest["last_sync"]["ok"], true);
+    // /health includes it; ready does not depend on it.
+    let (status, all) = get(format!("{base}/health")).await;
+    assert_eq!(status, 200, "{all}");
+    assert!(all.contains("\"inngest\""));
+    app.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn switched_off_there_are_no_routes_no_hooks_and_no_http_layer() {
+    let app = start(FAST).await;
+    let base = app.base_url();
+    for path in [
+        "/health",
+        "/health/inngest",
+        "/metrics",
+        "/monitoring/functions",
+    ] {
+        assert_eq!(get(format!("{base}{path}")).await.0, 404, "{path}");
+    }
+    let metrics = app.container().get::<InngestMetrics>().unwrap();
+    assert!(!metrics.is_active(), "the metrics hook must be disabled");
+    assert!(
+        app.container().get::<monitoring_module::Metrics>().is_err(),
+        "no registry without the monitoring module"
+    );
+    assert_eq!(run_to_end(&app, "job/two").await, "Completed");
+    app.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn for_root_mounts_from_the_options_in_code() {
+    let mut options = InngestOptions::new("coded");
+    options.health.enabled = true;
+    let root = Module::new("app")
+        .import(InngestModule::for_root(options))
+        .provider(Provider::value(Attempts::default()))
+        .provide::<Jobs>();
+    let app = TestingModule::new(root)
+        .build()
+        .await
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    let base = app.base_url();
+    assert_eq!(get(format!("{base}/health/inngest")).await.0, 200);
+    assert_eq!(get(format!("{base}/metrics")).await.0, 404);
+    app.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_indicator_reaches_a_remote_server_with_a_get_and_never_sends_an_event() {
+    // A second app on the embedded executor plays the Inngest dev server: `GET /dev`.
+    let server = start(FAST).await;
+    let server_executor = server
+        .container()
+        .get::<EmbeddedExecutor>()
+        .unwrap()
+        .executor()
+        .cloned()
+        .unwrap();
+    let events_before = server_executor.events(100, None).unwrap().len();
+
+    let dev_url = format!("{}/_inngest/", server.base_url());
+    let app = start(&format!(
+        "[inngest]\napp_id = \"jobs\"\ndev = \"{dev_url}\"\nexecutor = \"remote\"\n[inngest.health]\nenabled = true\n[health]\ncache_ms = 0\n"
+    ))
+    .await;
+    let (status, body) = get(format!("{}/health/inngest", app.base_url())).await;
+    assert_eq!(status, 200, "{body}");
+    let body: Value = serde_json::from_str(&body).unwrap();
+    let inngest = &body["info"]["inngest"];
+    assert_eq!(inngest["executor"], "remote", "{body}");
+    assert_eq!(inngest["server"]["reachable"], true, "{body}");
+    assert_eq!(inngest["server"]["status"], 200, "{body}");
+    assert_eq!(inngest["server"]["url"], format!("{dev_url}dev"), "{body}");
+    // Not synced yet: remote servers sync the app when they are told about it.
+    assert_eq!(inngest["last_sync"], Value::Null, "{body}");
+    assert_eq!(
+        server_executor.events(100, None).unwrap().len(),
+        events_before,
+        "a health check must not send events"
+    );
+
+    // The server goes away: the indicator turns down with the reason; live stays up.
+    server.shutdown().await.unwrap();
+    let (status, body) = get(format!("{}/health/inngest", app.base_url())).await;
+    assert_eq!(status, 503, "{body}");
+    let body: Value = serde_json::from_str(&body).unwrap();
+    let message = body["error"]["inngest"]["message"].as_str().unwrap();
+    assert!(message.contains("unreachable"), "{message}");
+    assert_eq!(get(format!("{}/health/live", app.base_url())).await.0, 200);
+    // Not a readiness indicator: ready stays 200.
+    assert_eq!(get(format!("{}/health/ready", app.base_url())).await.0, 200);
+    app.shutdown().await.unwrap();
+}
