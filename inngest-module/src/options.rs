@@ -18,7 +18,7 @@ use validator::Validate;
 use crate::signature::is_well_formed_key;
 
 /// The `INNGEST_*` variables read into the `inngest` section, below every explicit layer.
-pub const ENV_ALIASES: [(&str, &str); 11] = [
+pub const ENV_ALIASES: [(&str, &str); 13] = [
     ("INNGEST_EVENT_KEY", "inngest.event_key"),
     ("INNGEST_SIGNING_KEY", "inngest.signing_key"),
     (
@@ -32,6 +32,8 @@ pub const ENV_ALIASES: [(&str, &str); 11] = [
     ("INNGEST_EVENT_API_BASE_URL", "inngest.event_api_base_url"),
     ("INNGEST_SERVE_ORIGIN", "inngest.serve_origin"),
     ("INNGEST_SERVE_PATH", "inngest.serve_path"),
+    ("INNGEST_SERVE_HOST", "inngest.serve_host"),
+    ("INNGEST_SERVE_PORT", "inngest.serve_port"),
     ("INNGEST_ALLOW_IN_BAND_SYNC", "inngest.allow_in_band_sync"),
 ];
 
@@ -218,6 +220,12 @@ pub struct InngestOptions {
     /// The public origin registered with the server (`INNGEST_SERVE_ORIGIN`), when it differs
     /// from the request's `Host` (proxies, containers).
     pub serve_origin: Option<Url>,
+    /// The public host name registered with the server (`INNGEST_SERVE_HOST`), replacing
+    /// only the host of the request's URL (scheme and port are kept). `serve_origin` wins.
+    pub serve_host: Option<String>,
+    /// The public port registered with the server (`INNGEST_SERVE_PORT`), replacing only the
+    /// port of the request's URL. `serve_origin` wins.
+    pub serve_port: Option<u16>,
     /// Verify request signatures. Only dev and test may turn this off.
     pub verify_signatures: bool,
     /// Accept in-band sync (`INNGEST_ALLOW_IN_BAND_SYNC`).
@@ -273,6 +281,8 @@ impl Default for InngestOptions {
             event_api_base_url: None,
             serve_path: "/api/inngest".into(),
             serve_origin: None,
+            serve_host: None,
+            serve_port: None,
             verify_signatures: true,
             allow_in_band_sync: true,
             body_limit: 4 * 1024 * 1024,
@@ -373,6 +383,16 @@ impl InngestOptions {
         {
             self.serve_path = path;
         }
+        if self.serve_host.is_none() {
+            self.serve_host = var("INNGEST_SERVE_HOST");
+        }
+        if self.serve_port.is_none()
+            && let Some(port) = var("INNGEST_SERVE_PORT")
+        {
+            self.serve_port = Some(port.parse().map_err(|_| {
+                format!("INNGEST_SERVE_PORT: `{port}` is not a port number (1-65535)")
+            })?);
+        }
         Ok(self)
     }
 
@@ -464,6 +484,19 @@ impl InngestOptions {
                 "app_id",
                 format!("`{}` is not a slug: use lowercase letters, digits and single hyphens, e.g. \"shop-api\"", self.app_id),
             ));
+        }
+        if let Some(host) = &self.serve_host
+            && (host.is_empty()
+                || url::Host::parse(host).is_err()
+                || host.contains(['/', ':', '@']))
+        {
+            problems.push((
+                "serve_host",
+                format!("`{host}` is not a host name: give only the host, e.g. \"shop.example.com\" (use serve_origin for a scheme or port)"),
+            ));
+        }
+        if self.serve_port == Some(0) {
+            problems.push(("serve_port", "must be between 1 and 65535".to_string()));
         }
         if !self.serve_path.starts_with('/') {
             problems.push((

@@ -2,7 +2,9 @@
 //! POST execution and the trust probe; 405 for anything else (PROTOCOL.md §1–§3, §5).
 
 use std::sync::Arc;
+
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use url::Url;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -274,7 +276,23 @@ fn app_url(registry: &Registry, request_headers: &HeaderMap, uri: &axum::http::U
         .get("x-forwarded-proto")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("http");
-    format!("{scheme}://{host}{path}")
+    let options = &registry.options;
+    if options.serve_host.is_none() && options.serve_port.is_none() {
+        return format!("{scheme}://{host}{path}");
+    }
+    // Replace the host and/or port of the request's URL.
+    match Url::parse(&format!("{scheme}://{host}{path}")) {
+        Ok(mut url) => {
+            if let Some(serve_host) = &options.serve_host {
+                let _ = url.set_host(Some(serve_host));
+            }
+            if let Some(port) = options.serve_port {
+                let _ = url.set_port(Some(port));
+            }
+            url.to_string()
+        }
+        Err(_) => format!("{scheme}://{host}{path}"),
+    }
 }
 
 async fn sync(

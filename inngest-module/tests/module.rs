@@ -344,7 +344,7 @@ async fn production_options_are_checked_with_every_problem_listed() {
     let root = Module::new("app").import(InngestModule::from_config());
     let error = TestingModule::new(root)
         .environment(Environment::Production)
-        .config("[inngest]\napp_id = \"Shop App\"\ndev = true\nserve_path = \"api\"\nsigning_key = \"nope-secret\"")
+        .config("[inngest]\napp_id = \"Shop App\"\ndev = true\nserve_path = \"api\"\nserve_host = \"https://shop.example.com\"\nserve_port = 0\nsigning_key = \"nope-secret\"")
         .build()
         .await
         .expect_err("production refuses these options")
@@ -352,6 +352,8 @@ async fn production_options_are_checked_with_every_problem_listed() {
     for expected in [
         "inngest.app_id",
         "inngest.serve_path",
+        "inngest.serve_host: `https://shop.example.com` is not a host name",
+        "inngest.serve_port: must be between 1 and 65535",
         "inngest.signing_key",
         "inngest.event_key",
         "inngest.dev",

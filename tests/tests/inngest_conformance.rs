@@ -842,3 +842,36 @@ async fn introspection_probe_in_band_sync_and_bad_input() {
     assert!(too_big.headers().contains_key("x-inngest-sdk"));
     rust.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_host_and_serve_port_replace_the_registered_host_and_port() {
+    let server = ServerStandIn::start().await;
+    let rust = rust_peer(
+        &format!(
+            "dev = \"{}\"\nserve_host = \"public.example.com\"\nserve_port = 8443",
+            server.url
+        ),
+        Module::new("extra"),
+    )
+    .await;
+    let reply = reqwest::Client::new()
+        .put(format!("{}/api/inngest", rust.base_url()))
+        .header("x-forwarded-proto", "https")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 200);
+    let register = server.take().pop().expect("registered");
+    assert_eq!(
+        register.body["url"],
+        "https://public.example.com:8443/api/inngest"
+    );
+    let step_url = register.body["functions"][0]["steps"]["step"]["runtime"]["url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        step_url.starts_with("https://public.example.com:8443/api/inngest?fnId="),
+        "{step_url}"
+    );
+}
