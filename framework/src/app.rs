@@ -26,12 +26,13 @@ use crate::key::ProviderKey;
 use crate::lifecycle::{Phase, Readiness};
 use crate::module::{Module, RouteDef};
 use crate::provider::{Provider, ProviderDef};
+use crate::telemetry::TelemetryConfig;
 
 /// The name of the framework's built-in global module.
 pub(crate) const FRAMEWORK_MODULE: &str = "framework";
 
 /// Sections the framework itself reads.
-const FRAMEWORK_SECTIONS: [&str; 3] = ["server", "log", "modules"];
+const FRAMEWORK_SECTIONS: [&str; 4] = ["server", "log", "telemetry", "modules"];
 
 /// An application built from a root module.
 ///
@@ -158,6 +159,8 @@ pub async fn wait_for_signal() {
 pub(crate) struct Prepared {
     pub(crate) container: Arc<Container>,
     pub(crate) server: ServerConfig,
+    pub(crate) telemetry: Arc<TelemetryConfig>,
+    pub(crate) telemetry_guard: Option<crate::telemetry::TelemetryGuard>,
     pub(crate) routes: Vec<(Arc<str>, RouteDef)>,
     pub(crate) readiness: Arc<Readiness>,
 }
@@ -224,16 +227,31 @@ pub(crate) async fn prepare(
             Error::Invalid(Report::new(vec![Problem::config("APP_ENV", e.to_string())]))
         })?,
     };
-    let mut aliases = Vec::new();
+    // The variables every OpenTelemetry SDK reads, below explicit config.
+    let mut aliases = vec![
+        ("OTEL_SERVICE_NAME", "telemetry.service_name"),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "telemetry.endpoint"),
+    ];
     collect_env_aliases(&root, &mut aliases, &mut Vec::new());
     let raw = sources.load(env, &aliases)?;
     let mut problems = Vec::new();
 
     let server = load_builtin::<ServerConfig>(&raw, "server", env, &mut problems);
     let log = load_builtin::<LogConfig>(&raw, "log", env, &mut problems);
-    if let (true, Some(log)) = (logging, &log) {
-        crate::logging::init(log);
+    let telemetry = load_builtin::<TelemetryConfig>(&raw, "telemetry", env, &mut problems);
+    // The export pipeline exists only for a real app (`logging`): tests install their own
+    // subscriber and exporter.
+    let mut telemetry_guard = None;
+    if let (true, Some(config)) = (logging, telemetry.as_deref().filter(|t| t.enabled)) {
+        match config.tracer_provider(&root.name) {
+            Ok(provider) => telemetry_guard = Some(provider),
+            Err(error) => problems.push(Problem::config("telemetry", error.to_string())),
+        }
     }
+    if let (true, Some(log)) = (logging, &log) {
+        crate::logging::init(log, telemetry_guard.as_ref());
+    }
+    let telemetry_guard = telemetry_guard.map(crate::telemetry::TelemetryGuard::new);
     let toggles: ModuleToggles = parse_section("modules", value_at(&raw, "modules"))
         .unwrap_or_else(|found| {
             problems.extend(found);
@@ -297,6 +315,12 @@ pub(crate) async fn prepare(
             Provider::arc_value(Arc::clone(server)).into(),
         ));
     }
+    if let Some(telemetry) = &telemetry {
+        extra.push(everywhere(
+            0,
+            Provider::arc_value(Arc::clone(telemetry)).into(),
+        ));
+    }
     if let Some(log) = &log {
         extra.push(everywhere(0, Provider::arc_value(Arc::clone(log)).into()));
     }
@@ -334,7 +358,9 @@ pub(crate) async fn prepare(
     let config_failed = !problems.is_empty();
     let (plan, graph_problems) = graph::check(&flat, extra, &overrides);
     problems.extend(graph_problems);
-    let (Some(plan), false, Some(server)) = (plan, config_failed, server) else {
+    let (Some(plan), false, Some(server), Some(telemetry)) =
+        (plan, config_failed, server, telemetry)
+    else {
         return Err(Error::Invalid(Report::new(problems)));
     };
 
@@ -354,6 +380,8 @@ pub(crate) async fn prepare(
     Ok(Prepared {
         container,
         server: (*server).clone(),
+        telemetry,
+        telemetry_guard,
         routes,
         readiness,
     })
@@ -404,7 +432,7 @@ impl Prepared {
                 })?;
             routers.push((Arc::clone(module), router));
         }
-        app_router(&self.container, routers, &self.server)
+        app_router(&self.container, routers, &self.server, &self.telemetry)
     }
 
     /// Binds the listener and serves in the background. If that fails after the start-up
@@ -449,6 +477,7 @@ impl Prepared {
             addr: local,
             container: self.container,
             server_config: self.server,
+            telemetry: self.telemetry_guard,
             readiness: self.readiness,
             stop: Some(stop_tx),
             server: Some(server),
@@ -461,6 +490,7 @@ pub struct RunningApp {
     addr: SocketAddr,
     container: Arc<Container>,
     server_config: ServerConfig,
+    telemetry: Option<crate::telemetry::TelemetryGuard>,
     readiness: Arc<Readiness>,
     stop: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<std::io::Result<()>>>,
@@ -519,6 +549,9 @@ impl RunningApp {
             }
         }
         let first_error = run_shutdown_hooks(&self.container, cfg.hook_timeout).await;
+        if let Some(telemetry) = self.telemetry.take() {
+            telemetry.shutdown().await;
+        }
         tracing::info!("shutdown complete");
         first_error.map_or(Ok(()), Err)
     }

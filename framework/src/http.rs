@@ -137,6 +137,7 @@ pub(crate) fn app_router(
     container: &Arc<Container>,
     routers: Vec<(Arc<str>, Router)>,
     server: &ServerConfig,
+    telemetry: &crate::telemetry::TelemetryConfig,
 ) -> Result<Router, Error> {
     let mut merged = Router::new();
     for (module, router) in routers {
@@ -183,7 +184,7 @@ pub(crate) fn app_router(
             next.run(request)
         },
     );
-    Ok(app
+    let app = app
         .layer(with_scope)
         // The default limit for body extractors; a module's routes may set their own with
         // `DefaultBodyLimit` (the Inngest serve handler takes `inngest.body_limit`).
@@ -192,7 +193,20 @@ pub(crate) fn app_router(
             StatusCode::REQUEST_TIMEOUT,
             server.request_timeout,
         ))
-        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-        .layer(TraceLayer::new_for_http())
-        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid)))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID));
+    // With telemetry: an INFO server span per request that continues the caller's W3C
+    // context (none for probes and scrapes). Without: tower-http's DEBUG span, as before.
+    let app = if telemetry.enabled {
+        app.layer(
+            TraceLayer::new_for_http()
+                .make_span_with(crate::telemetry::ServerSpans {
+                    exclude: crate::telemetry::excluded_paths(telemetry, &server.global_prefix)
+                        .into(),
+                })
+                .on_response(crate::telemetry::RecordStatus),
+        )
+    } else {
+        app.layer(TraceLayer::new_for_http())
+    };
+    Ok(app.layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid)))
 }

@@ -47,6 +47,7 @@ mod module;
 mod provider;
 #[cfg(feature = "shaku")]
 pub mod shaku;
+pub mod telemetry;
 mod testing;
 
 pub use app::{App, RunningApp, wait_for_signal};

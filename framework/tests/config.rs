@@ -411,3 +411,38 @@ async fn import_when_follows_a_boolean_config_key() {
         "features.audit: expected `true` or `false` (it decides whether a module is imported); set it in a config file or with APP__FEATURES__AUDIT"
     );
 }
+
+#[tokio::test]
+async fn the_telemetry_section_is_checked_and_reads_the_otel_variables() {
+    let messages = report(TestingModule::new(Module::new("app")).config(
+        "[telemetry]\nsampler_ratio = 1.5\nendpoint = \"ftp://collector\"\nexclude_paths = [\"health\"]",
+    ))
+    .await;
+    assert_eq!(
+        messages,
+        [
+            "telemetry.endpoint: `ftp://collector/` must be an http:// or https:// URL (OTLP over HTTP), e.g. http://localhost:4318",
+            "telemetry.exclude_paths: `health` must start with `/`, e.g. \"/health\"",
+            "telemetry.sampler_ratio: must be between 0.0 and 1.0",
+        ]
+    );
+    let app = TestingModule::new(Module::new("app"))
+        .env_var("OTEL_SERVICE_NAME", "shop-api")
+        .env_var("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318")
+        .build()
+        .await
+        .unwrap();
+    let telemetry = app.get::<framework::telemetry::TelemetryConfig>().unwrap();
+    assert!(!telemetry.enabled, "off by default");
+    assert_eq!(telemetry.service_name.as_deref(), Some("shop-api"));
+    assert_eq!(telemetry.traces_url(), "http://collector:4318/v1/traces");
+    // Explicit config wins over the OTEL_* variables.
+    let app = TestingModule::new(Module::new("app"))
+        .config("[telemetry]\nservice_name = \"from-config\"")
+        .env_var("OTEL_SERVICE_NAME", "shop-api")
+        .build()
+        .await
+        .unwrap();
+    let telemetry = app.get::<framework::telemetry::TelemetryConfig>().unwrap();
+    assert_eq!(telemetry.service_name.as_deref(), Some("from-config"));
+}

@@ -55,6 +55,7 @@ mod serve;
 mod service;
 pub mod signature;
 mod step;
+mod trace;
 
 pub use error::{Error, Result, RetryAfter, StepError};
 pub use event::{Event, IntoEvents};
@@ -71,8 +72,8 @@ pub use inngest_module_macros::{
 };
 pub use module::{EmbeddedExecutor, InngestModule, MODULE_NAME};
 pub use options::{
-    DevMode, ENV_ALIASES, EmbeddedOptions, ExecutorKind, InngestOptions, MountOption, SendOptions,
-    is_slug,
+    DevMode, ENV_ALIASES, EmbeddedOptions, ExecutorKind, ExecutorTraceparent, InngestOptions,
+    MountOption, SendOptions, TracingOptions, is_slug,
 };
 pub use registry::{DEFAULT_RETRIES, FunctionsError, Registry};
 pub use serve::router;

@@ -10,6 +10,7 @@ use crate::executor::transport::InProcess;
 use crate::executor::{Executor, ExecutorSettings};
 use crate::options::ExecutorKind;
 use framework::config::ServerConfig;
+use framework::telemetry::TelemetryConfig;
 
 use crate::function::Functions;
 use crate::health::InngestIndicator;
@@ -101,16 +102,12 @@ impl InngestModule {
 
     fn base() -> Module {
         let registry = Provider::try_factory(
-            |(options, env, service, discovery): (
-                Arc<InngestOptions>,
-                Arc<Environment>,
-                Arc<InngestService>,
-                Arc<Discovery>,
-            )| {
+            |(options, env, service, discovery, telemetry): RegistryDeps| {
                 let problems = options.problems(*env);
                 if problems.is_empty() {
                     let (kind, _) = options.executor_choice(*env);
-                    Ok(Registry::new(options, service, discovery, kind))
+                    let telemetry = telemetry.is_some_and(|t| t.enabled);
+                    Ok(Registry::new(options, service, discovery, kind, telemetry))
                 } else {
                     let list: Vec<String> = problems
                         .iter()
@@ -207,6 +204,15 @@ impl InngestModule {
             .export::<EmbeddedExecutor>()
     }
 }
+
+/// What the registry's factory is given.
+type RegistryDeps = (
+    Arc<InngestOptions>,
+    Arc<Environment>,
+    Arc<InngestService>,
+    Arc<Discovery>,
+    Option<Arc<TelemetryConfig>>,
+);
 
 /// Collects every function and hook from providers of enabled modules.
 fn collect(registry: &Registry) -> Result<(), BoxError> {

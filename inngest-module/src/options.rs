@@ -245,12 +245,66 @@ pub struct InngestOptions {
     /// The embedded executor's options.
     #[validate(nested)]
     pub embedded: EmbeddedOptions,
+    /// Trace propagation (active when `[telemetry] enabled = true`).
+    #[validate(nested)]
+    pub tracing: TracingOptions,
     /// `[inngest.health] enabled = true` mounts the health module (its own settings are
     /// in `[health]`); the Inngest indicator is served at `/health/inngest`.
     pub health: MountOption,
     /// `[inngest.monitoring] enabled = true` mounts the monitoring module (its own
     /// settings are in `[monitoring]`) and records the `inngest_*` metrics.
     pub monitoring: MountOption,
+}
+
+/// `[inngest.tracing]`: spans per run and step, and W3C context carried in events. Takes
+/// effect only when `[telemetry] enabled = true`.
+///
+/// ```toml
+/// [inngest.tracing]
+/// context_field = "traceContext"     # data.traceContext = {traceparent, tracestate}
+/// inject = true                      # write it into sent events
+/// executor_traceparent = "parent"    # or "link"
+/// ```
+#[derive(Debug, Clone, Deserialize, Serialize, Validate)]
+#[serde(deny_unknown_fields, default)]
+pub struct TracingOptions {
+    /// Create run and step spans and propagate context (default: yes, when telemetry is on).
+    pub enabled: bool,
+    /// The event-data field that carries the producer's trace context (default
+    /// `traceContext`). Read in both the W3C shape `{traceparent, tracestate}` and the
+    /// nestjs-inngest shape `{traceId, spanId, traceFlags}`.
+    #[validate(length(min = 1, message = "must not be empty, e.g. \"traceContext\""))]
+    pub context_field: String,
+    /// Write the current context into events sent by `InngestService::send` and
+    /// `step.send_event` (never over a value the event already has). Default: yes.
+    pub inject: bool,
+    /// What the executor's `traceparent` header becomes for a run whose event carries no
+    /// context: `parent` (default: the run joins the executor's trace) or `link` (the run
+    /// starts its own trace, linked to the executor's). When the event carries a context,
+    /// that is the parent and the header is always a link.
+    pub executor_traceparent: ExecutorTraceparent,
+}
+
+impl Default for TracingOptions {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            context_field: "traceContext".into(),
+            inject: true,
+            executor_traceparent: ExecutorTraceparent::Parent,
+        }
+    }
+}
+
+/// See [`TracingOptions::executor_traceparent`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExecutorTraceparent {
+    /// The executor's context is the run span's parent when the event carries none.
+    #[default]
+    Parent,
+    /// The executor's context is only ever a link.
+    Link,
 }
 
 /// Whether [`InngestModule`](crate::InngestModule) mounts a companion module.
@@ -290,6 +344,7 @@ impl Default for InngestOptions {
             send: SendOptions::default(),
             executor: None,
             embedded: EmbeddedOptions::default(),
+            tracing: TracingOptions::default(),
             health: MountOption::default(),
             monitoring: MountOption::default(),
         }

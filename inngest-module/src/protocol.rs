@@ -90,6 +90,21 @@ pub enum Opcode {
     InvokeFunction,
 }
 
+impl Opcode {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Opcode::StepRun => "StepRun",
+            Opcode::StepError => "StepError",
+            Opcode::StepFailed => "StepFailed",
+            Opcode::StepPlanned => "StepPlanned",
+            Opcode::Sleep => "Sleep",
+            Opcode::WaitForEvent => "WaitForEvent",
+            Opcode::InvokeFunction => "InvokeFunction",
+        }
+    }
+}
+
 /// `userland` of an op: the user's step id and its repeat index (omitted when 0).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Userland {

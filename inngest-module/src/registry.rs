@@ -44,6 +44,7 @@ pub struct Registry {
     executor: ExecutorKind,
     served: OnceLock<Served>,
     last_sync: std::sync::Mutex<Option<SyncInfo>>,
+    trace: Option<crate::trace::TraceSettings>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -60,7 +61,10 @@ impl Registry {
         service: Arc<InngestService>,
         discovery: Arc<Discovery>,
         executor: ExecutorKind,
+        telemetry_enabled: bool,
     ) -> Self {
+        let trace = crate::trace::TraceSettings::new(&options.tracing, telemetry_enabled);
+        service.set_trace(trace.clone());
         Self {
             options,
             service,
@@ -68,6 +72,7 @@ impl Registry {
             executor,
             served: OnceLock::new(),
             last_sync: std::sync::Mutex::new(None),
+            trace,
         }
     }
 
@@ -93,6 +98,11 @@ impl Registry {
             .last_sync
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(sync);
+    }
+
+    /// Trace settings when run and step spans are on.
+    pub(crate) fn trace(&self) -> Option<&crate::trace::TraceSettings> {
+        self.trace.as_ref()
     }
 
     /// Which executor drives these functions.

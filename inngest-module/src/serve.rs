@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use tracing::Instrument;
 use url::Url;
 
 use axum::Router;
@@ -545,7 +546,10 @@ async fn execute(
                 .map(String::from)
         })
         .filter(|step| step != "step" && !step.is_empty());
-    (run(registry, fn_id, entry, request, target).await, key)
+    (
+        run(registry, fn_id, entry, request, target, request_headers).await,
+        key,
+    )
 }
 
 /// Fetches events and memoized steps when the payload was too large to send inline.
@@ -585,12 +589,20 @@ async fn run(
     entry: &crate::registry::Entry,
     request: ExecutionRequest,
     target: Option<String>,
+    request_headers: &HeaderMap,
 ) -> Reply {
     let hooks = registry.hooks();
     let info = RunInfo {
         function_id: fn_id.to_string(),
         run_id: request.ctx.run_id.clone(),
         attempt: request.ctx.attempt,
+    };
+    let span = match registry.trace() {
+        Some(settings) => {
+            let event = request.events.first().unwrap_or(&request.event);
+            crate::trace::run_span(settings, &info, target.as_deref(), event, request_headers)
+        }
+        None => tracing::Span::none(),
     };
     hooks.each(|hook| hook.on_run_start(&info));
     let started = Instant::now();
@@ -613,15 +625,27 @@ async fn run(
         run_id: request.ctx.run_id.clone(),
         attempt: request.ctx.attempt,
     };
-    let execution = drive(state, (entry.handler)(input)).await;
+    let execution = drive(state, (entry.handler)(input))
+        .instrument(span.clone())
+        .await;
+    let mut reported_op: Option<&'static str> = None;
+    let mut reported_step: Option<(String, String)> = None;
 
     let (reply, status) = match execution {
         Execution::Complete(value) => (Reply::json(StatusCode::OK, &value), RunStatus::Completed),
         Execution::Failed(error) => failure_reply(&error),
-        Execution::Ops(ops) => (
-            Reply::json(StatusCode::PARTIAL_CONTENT, &json!(ops)),
-            RunStatus::Continuing,
-        ),
+        Execution::Ops(ops) => {
+            if let [op] = ops.as_slice() {
+                reported_op = Some(op.op.as_str());
+                reported_step = Some((op.display_name.clone(), op.id.clone()));
+            } else {
+                reported_op = Some("StepPlanned");
+            }
+            (
+                Reply::json(StatusCode::PARTIAL_CONTENT, &json!(ops)),
+                RunStatus::Continuing,
+            )
+        }
         Execution::StepRan(outcome) => {
             let op_name = match outcome.op.op {
                 protocol::Opcode::StepRun => "StepRun",
@@ -636,6 +660,8 @@ async fn run(
                 id: outcome.op.display_name.clone(),
                 op: op_name,
             };
+            reported_op = Some(op_name);
+            reported_step = Some((outcome.op.display_name.clone(), outcome.op.id.clone()));
             hooks.each(|hook| hook.on_step_end(&info, &step_info, elapsed.unwrap_or_default()));
             let mut reply = Reply::json(StatusCode::PARTIAL_CONTENT, &json!([outcome.op]));
             if let Some(no_retry) = outcome.no_retry {
@@ -666,6 +692,20 @@ async fn run(
     };
     let elapsed = started.elapsed();
     hooks.each(|hook| hook.on_run_end(&info, status, elapsed));
+    if registry.trace().is_some() {
+        let op = reported_op.or(match status {
+            RunStatus::Completed => Some("RunComplete"),
+            _ => None,
+        });
+        crate::trace::finish_run_span(
+            &span,
+            op,
+            reported_step
+                .as_ref()
+                .map(|(id, hash)| (id.as_str(), hash.as_str())),
+            status.as_str(),
+        );
+    }
     reply
 }
 

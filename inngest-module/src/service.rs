@@ -91,6 +91,7 @@ pub struct InngestService {
     http: reqwest::Client,
     transport: Transport,
     hooks: OnceLock<HookList>,
+    trace: OnceLock<crate::trace::TraceSettings>,
     local: OnceLock<Arc<dyn EventSink>>,
 }
 
@@ -144,6 +145,7 @@ impl InngestService {
             http,
             transport: Transport::Http,
             hooks: OnceLock::new(),
+            trace: OnceLock::new(),
             local: OnceLock::new(),
         }
     }
@@ -173,6 +175,16 @@ impl InngestService {
     /// Routes every later send to `sink` (the embedded executor) instead of the Event API.
     pub(crate) fn deliver_locally(&self, sink: Arc<dyn EventSink>) {
         let _ = self.local.set(sink);
+    }
+
+    pub(crate) fn set_trace(&self, trace: Option<crate::trace::TraceSettings>) {
+        if let Some(trace) = trace {
+            let _ = self.trace.set(trace);
+        }
+    }
+
+    pub(crate) fn trace(&self) -> Option<&crate::trace::TraceSettings> {
+        self.trace.get()
     }
 
     pub(crate) fn hooks(&self) -> Option<&HookList> {
@@ -244,6 +256,9 @@ impl InngestService {
                 }
             }
             object.entry("ts").or_insert_with(|| json!(now));
+        }
+        if let Some(trace) = self.trace.get() {
+            crate::trace::inject(trace, &mut events);
         }
         if let Some(hooks) = self.hooks.get() {
             hooks.each(|hook| hook.before_send(&mut events));

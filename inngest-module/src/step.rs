@@ -11,6 +11,8 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use tracing::Instrument;
+
 use futures_util::FutureExt;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -228,7 +230,12 @@ impl Step {
         }
         let started = Instant::now();
         let start = now_nanos();
-        let result = match AssertUnwindSafe(async move { body().await })
+        let span = if self.service.trace().is_some() {
+            crate::trace::step_span(&identity.id, &identity.hash)
+        } else {
+            tracing::Span::none()
+        };
+        let result = match AssertUnwindSafe(async move { body().await }.instrument(span.clone()))
             .catch_unwind()
             .await
         {
@@ -286,6 +293,12 @@ impl Step {
                 }
             }
         };
+        if self.service.trace().is_some() {
+            span.record("inngest.op", outcome.op.op.as_str());
+            if outcome.op.op != Opcode::StepRun {
+                span.record("otel.status_code", "ERROR");
+            }
+        }
         self.state.record_outcome(outcome);
         std::future::pending().await
     }

@@ -39,9 +39,16 @@ pub struct Context<'a> {
     pub backoff: (i64, i64),
 }
 
-/// A new ULID.
+/// A new ULID: the current time in ms and 80 random bits from the OS.
 pub fn new_id() -> String {
-    ulid::Ulid::generate().to_string()
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    let mut random = [0u8; 16];
+    // The OS generator does not fail on supported platforms; a failure leaves zeros,
+    // and the timestamp still orders the id.
+    let _ = getrandom::fill(&mut random);
+    ulid::Ulid::from_parts(millis, u128::from_be_bytes(random)).to_string()
 }
 
 fn error_value(name: &str, message: impl Into<String>) -> Value {

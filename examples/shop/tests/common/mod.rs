@@ -99,6 +99,24 @@ impl ShopProcess {
         self.output.lock().unwrap().clone()
     }
 
+    /// SIGTERM, then waits (up to 30 s) for a graceful exit; returns the exit code.
+    pub fn terminate(mut self) -> Option<i32> {
+        let pid = Pid::from_raw(i32::try_from(self.child.id()).unwrap());
+        kill(pid, Signal::SIGTERM).expect("SIGTERM is delivered");
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code();
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the shop did not exit after SIGTERM; output:\n{}",
+                self.output()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// SIGKILL: no shutdown hook, no flush, no goodbye. Waits until the process is gone.
     pub fn kill9(mut self) {
         let pid = Pid::from_raw(i32::try_from(self.child.id()).unwrap());
