@@ -422,14 +422,20 @@ impl Prepared {
                     values.insert(dep.key, instance);
                 }
             }
-            let router =
-                (route.build)(&Deps::new(&MapSource(&values))).map_err(|error: ResolveError| {
-                    Error::Build {
-                        module: module.to_string(),
-                        key: ProviderKey::of::<Router>(),
-                        source: Box::new(error),
-                    }
-                })?;
+            // axum panics on an invalid route path (`/:id`, overlapping methods, …), e.g. one
+            // built from a config value: report it as an error naming the module.
+            let built = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                (route.build)(&Deps::new(&MapSource(&values)))
+            }))
+            .map_err(|panic| Error::RouteBuild {
+                module: module.to_string(),
+                message: crate::http::panic_message(&*panic),
+            })?;
+            let router = built.map_err(|error: ResolveError| Error::Build {
+                module: module.to_string(),
+                key: ProviderKey::of::<Router>(),
+                source: Box::new(error),
+            })?;
             routers.push((Arc::clone(module), router));
         }
         app_router(&self.container, routers, &self.server, &self.telemetry)

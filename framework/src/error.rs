@@ -68,6 +68,15 @@ pub enum Error {
         /// axum's explanation (usually an overlapping path).
         message: String,
     },
+    /// A module's route builder panicked (axum rejects a path such as `/:id`, or two
+    /// routes of the module overlap), typically because of a path taken from config.
+    #[error("module `{module}`: its routes cannot be built: {message}")]
+    RouteBuild {
+        /// The module whose routes were being built.
+        module: String,
+        /// axum's explanation.
+        message: String,
+    },
     /// The HTTP listener could not be bound.
     #[error("cannot listen on {addr}: {source} (check `server.host` / `server.port`)")]
     Bind {

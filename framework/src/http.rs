@@ -129,6 +129,15 @@ impl crate::ContributionKind for HttpLayers {
     type Item = HttpLayer;
 }
 
+/// The text of a panic raised while building routes.
+pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_string()))
+        .unwrap_or_else(|| "invalid or overlapping routes".into())
+}
+
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Assembles the application router: every module's routes under the global prefix, a
@@ -147,11 +156,7 @@ pub(crate) fn app_router(
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || previous.merge(router)))
                 .map_err(|panic| Error::Routes {
                     module: module.to_string(),
-                    message: panic
-                        .downcast_ref::<String>()
-                        .cloned()
-                        .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_string()))
-                        .unwrap_or_else(|| "overlapping routes".into()),
+                    message: panic_message(&*panic),
                 })?;
     }
     let mut app = if server.global_prefix.is_empty() {

@@ -322,6 +322,26 @@ async fn overlapping_routes_are_an_error_naming_the_module_and_cleanup_hooks_run
 }
 
 #[tokio::test]
+async fn a_route_builder_that_panics_is_an_error_naming_the_module() {
+    // e.g. a path read from config in axum's old `/:id` syntax.
+    let module = Module::new("reports")
+        .routes(|(): ()| Router::new().route("/reports/:id", get(|| async { "report" })));
+    let error = TestingModule::new(Module::new("app").import(module))
+        .build()
+        .await
+        .unwrap()
+        .start()
+        .await
+        .unwrap_err();
+    let text = error.to_string();
+    assert!(
+        text.starts_with("module `reports`: its routes cannot be built:")
+            && text.contains("must not start with `:`"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
 async fn config_sections_are_resolvable_and_injectable_in_handlers() {
     #[derive(Debug, Clone, serde::Deserialize, validator::Validate)]
     struct Shop {

@@ -62,7 +62,14 @@ impl HealthIndicator for MemoryIndicator {
     }
 
     fn check(&self) -> BoxFuture<'_, Check> {
-        Box::pin(async move { self.check_now() })
+        // Reading /proc or statvfs can block (a hung network mount): keep it off the
+        // runtime's threads so the per-indicator timeout can still fire.
+        let this = self.clone();
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || this.check_now())
+                .await
+                .unwrap_or_else(|error| Check::down(format!("the check failed: {error}")))
+        })
     }
 }
 
@@ -134,7 +141,14 @@ impl HealthIndicator for DiskIndicator {
     }
 
     fn check(&self) -> BoxFuture<'_, Check> {
-        Box::pin(async move { self.check_now() })
+        // Reading /proc or statvfs can block (a hung network mount): keep it off the
+        // runtime's threads so the per-indicator timeout can still fire.
+        let this = self.clone();
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || this.check_now())
+                .await
+                .unwrap_or_else(|error| Check::down(format!("the check failed: {error}")))
+        })
     }
 }
 

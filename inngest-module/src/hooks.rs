@@ -48,6 +48,9 @@ pub enum RunStatus {
     Failed,
     /// Steps were reported or run: the run continues in a later request.
     Continuing,
+    /// The request was dropped before it ended (the caller's timeout or disconnect, a
+    /// server shutdown): nothing was answered; the executor will retry it.
+    Cancelled,
 }
 
 impl RunStatus {
@@ -58,6 +61,7 @@ impl RunStatus {
             RunStatus::Retrying => "retrying",
             RunStatus::Failed => "failed",
             RunStatus::Continuing => "continuing",
+            RunStatus::Cancelled => "cancelled",
         }
     }
 }

@@ -315,12 +315,16 @@ impl InngestHook for InngestMetrics {
             return;
         };
         function.in_flight.dec();
+        if status == RunStatus::Cancelled {
+            // No answer was given: not a run outcome, not an execution time.
+            return;
+        }
         function.duration.observe(elapsed.as_secs_f64());
         match status {
             RunStatus::Completed => function.completed.inc(),
             RunStatus::Failed => function.failed.inc(),
             RunStatus::Retrying => function.retrying.inc(),
-            RunStatus::Continuing => {}
+            RunStatus::Continuing | RunStatus::Cancelled => {}
         }
         let last_run = match function.last_run.get() {
             Some(gauge) => Some(gauge),

@@ -606,6 +606,14 @@ async fn run(
     };
     hooks.each(|hook| hook.on_run_start(&info));
     let started = Instant::now();
+    // If this future is dropped before the end (timeout, disconnect), the hooks still
+    // hear that the request ended, so in-flight gauges come back down.
+    let mut end_guard = RunEndGuard {
+        hooks: &hooks,
+        info: &info,
+        started,
+        armed: true,
+    };
     let mut request = request;
     let state = SharedState::new(&mut request, target, entry.max_attempts);
     let step = Step::new(
@@ -690,6 +698,7 @@ async fn run(
             (reply, RunStatus::Retrying)
         }
     };
+    end_guard.armed = false;
     let elapsed = started.elapsed();
     hooks.each(|hook| hook.on_run_end(&info, status, elapsed));
     if registry.trace().is_some() {
@@ -707,6 +716,24 @@ async fn run(
         );
     }
     reply
+}
+
+/// Calls `on_run_end(Cancelled)` when an execution request is dropped mid-way.
+struct RunEndGuard<'a> {
+    hooks: &'a crate::hooks::HookList,
+    info: &'a RunInfo,
+    started: Instant,
+    armed: bool,
+}
+
+impl Drop for RunEndGuard<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            let elapsed = self.started.elapsed();
+            self.hooks
+                .each(|hook| hook.on_run_end(self.info, RunStatus::Cancelled, elapsed));
+        }
+    }
 }
 
 fn failure_reply(error: &Error) -> (Reply, RunStatus) {

@@ -50,6 +50,17 @@ impl Jobs {
         Ok(json!("ok"))
     }
 
+    #[inngest::function(id = "slow", event = "job/slow")]
+    async fn slow(&self, ctx: Ctx) -> inngest::Result<Value> {
+        ctx.step
+            .run("crawl", || async {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                Ok(())
+            })
+            .await?;
+        Ok(json!("done"))
+    }
+
     #[inngest::function(id = "doomed", event = "job/doomed")]
     async fn doomed(&self, _ctx: Ctx) -> inngest::Result<Value> {
         Err(inngest::Error::non_retriable("never works"))
@@ -180,7 +191,7 @@ async fn mounted_from_options_the_hooks_feed_the_inngest_metrics() {
         Some(0.0)
     );
     assert_eq!(value(r#"inngest_syncs_total{status="ok"}"#), Some(1.0));
-    assert_eq!(value("inngest_registered_functions"), Some(3.0));
+    assert_eq!(value("inngest_registered_functions"), Some(4.0));
     assert_eq!(
         value(&format!(
             r#"inngest_build_info{{app_id="jobs",mode="embedded",version="{}"}}"#,
@@ -209,7 +220,7 @@ async fn mounted_from_options_the_hooks_feed_the_inngest_metrics() {
     let body: Value = serde_json::from_str(&body).unwrap();
     let inngest = &body["info"]["inngest"];
     assert_eq!(inngest["status"], "up");
-    assert_eq!(inngest["functions"], 3);
+    assert_eq!(inngest["functions"], 4);
     assert_eq!(inngest["executor"], "embedded");
     assert_eq!(inngest["executor_running"], true);
     assert_eq!(inngest["last_sync"]["kind"], "embedded");
@@ -235,6 +246,12 @@ async fn switched_off_there_are_no_routes_no_hooks_and_no_http_layer() {
     }
     let metrics = app.container().get::<InngestMetrics>().unwrap();
     assert!(!metrics.is_active(), "the metrics hook must be disabled");
+    assert!(
+        app.container()
+            .discover::<framework::http::HttpLayers>()
+            .is_empty(),
+        "no HTTP layer without the monitoring module"
+    );
     assert!(
         app.container().get::<monitoring_module::Metrics>().is_err(),
         "no registry without the monitoring module"
@@ -308,5 +325,59 @@ async fn the_indicator_reaches_a_remote_server_with_a_get_and_never_sends_an_eve
     assert_eq!(get(format!("{}/health/live", app.base_url())).await.0, 200);
     // Not a readiness indicator: ready stays 200.
     assert_eq!(get(format!("{}/health/ready", app.base_url())).await.0, 200);
+    app.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_request_dropped_mid_way_brings_the_in_flight_gauge_back_down() {
+    // A remote executor calls the serve handler; the server's 300 ms request timeout drops
+    // the execution request while its step sleeps.
+    let app = start(
+        "[server]\nrequest_timeout = \"300ms\"\n[inngest]\napp_id = \"jobs\"\ndev = true\nexecutor = \"remote\"\n[inngest.monitoring]\nenabled = true\n",
+    )
+    .await;
+    let base = app.base_url();
+    let body = json!({
+        "event": { "name": "job/slow", "data": {} },
+        "events": [{ "name": "job/slow", "data": {} }],
+        "steps": {},
+        "ctx": { "run_id": "01RUNSLOW", "attempt": 0, "fn_id": "jobs-slow" },
+        "version": 1
+    });
+    let response = reqwest::Client::new()
+        .post(format!("{base}/api/inngest?fnId=jobs-slow&stepId=step"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 408);
+    let (_, metrics) = get(format!("{base}/metrics")).await;
+    assert_eq!(
+        sample(
+            &metrics,
+            r#"inngest_function_runs_in_flight{function_id="jobs-slow"}"#
+        ),
+        Some(0.0),
+        "{metrics}"
+    );
+    // Not an outcome, not an execution time.
+    assert_eq!(
+        sample(
+            &metrics,
+            r#"inngest_function_duration_seconds_count{function_id="jobs-slow"}"#
+        ),
+        Some(0.0)
+    );
+    for status in ["completed", "failed", "retrying"] {
+        assert_eq!(
+            sample(
+                &metrics,
+                &format!(
+                    r#"inngest_function_runs_total{{function_id="jobs-slow",status="{status}"}}"#
+                )
+            ),
+            Some(0.0)
+        );
+    }
     app.shutdown().await.unwrap();
 }
