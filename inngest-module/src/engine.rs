@@ -44,6 +44,8 @@ pub(crate) struct StepOutcome {
     pub op: Op,
     pub no_retry: Option<bool>,
     pub retry_after: Option<RetryAfter>,
+    /// How long the step body took (exact; the op's `timing` is rounded to ms).
+    pub elapsed: std::time::Duration,
 }
 
 /// State shared by the engine and the step futures of one request.

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use health_module::{BoxFuture, Check, HealthIndicator};
 use serde_json::{Value, json};
 
+use crate::hooks::SyncKind;
 use crate::module::EmbeddedExecutor;
 use crate::options::ExecutorKind;
 use crate::registry::Registry;
@@ -40,8 +41,10 @@ impl InngestIndicator {
         let options = &registry.options;
         let functions = registry.function_count();
         let mut problems: Vec<String> = Vec::new();
+        // Invalid options stop start-up, so a running app's options are valid.
         let mut check = Check::up()
             .with("app_id", options.app_id.clone())
+            .with("options_valid", true)
             .with("functions", functions);
         if functions == 0 {
             problems.push("no Inngest functions are registered".into());
@@ -58,7 +61,13 @@ impl InngestIndicator {
                 })
             }),
         );
-        if let Some(sync) = sync.as_ref().filter(|sync| !sync.ok) {
+        // On the embedded executor, its registration is the sync that matters; a failed
+        // PUT to an absent remote server does not make it unhealthy.
+        let embedded = self.embedded.kind() == ExecutorKind::Embedded;
+        if let Some(sync) = sync
+            .as_ref()
+            .filter(|sync| !sync.ok && (!embedded || sync.kind == SyncKind::Embedded))
+        {
             problems.push(format!(
                 "the last sync failed: {}",
                 sync.error.as_deref().unwrap_or("unknown error")

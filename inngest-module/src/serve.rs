@@ -660,17 +660,13 @@ async fn run(
                 protocol::Opcode::StepError => "StepError",
                 _ => "StepFailed",
             };
-            let elapsed = outcome
-                .op
-                .timing
-                .map(|t| std::time::Duration::from_nanos(u64::try_from(t.b).unwrap_or(u64::MAX)));
             let step_info = StepInfo {
                 id: outcome.op.display_name.clone(),
                 op: op_name,
             };
             reported_op = Some(op_name);
             reported_step = Some((outcome.op.display_name.clone(), outcome.op.id.clone()));
-            hooks.each(|hook| hook.on_step_end(&info, &step_info, elapsed.unwrap_or_default()));
+            hooks.each(|hook| hook.on_step_end(&info, &step_info, outcome.elapsed));
             let mut reply = Reply::json(StatusCode::PARTIAL_CONTENT, &json!([outcome.op]));
             if let Some(no_retry) = outcome.no_retry {
                 reply

@@ -242,9 +242,10 @@ impl Step {
             Ok(result) => result,
             Err(panic) => Err(Error::panic(&*panic)),
         };
+        let elapsed = started.elapsed();
         let timing = Some(Timing {
             a: start,
-            b: started.elapsed().as_nanos() / 1_000_000 * 1_000_000,
+            b: elapsed.as_nanos() / 1_000_000 * 1_000_000,
         });
         let outcome = match result.and_then(|value| {
             serde_json::to_value(value).map_err(|e| {
@@ -263,6 +264,7 @@ impl Step {
                 },
                 no_retry: None,
                 retry_after: None,
+                elapsed,
             },
             Err(error) => {
                 let (attempt, max_attempts) = self.state.attempt();
@@ -290,6 +292,7 @@ impl Step {
                     } else {
                         error.retry_after_value()
                     },
+                    elapsed,
                 }
             }
         };

@@ -221,6 +221,7 @@ async fn mounted_from_options_the_hooks_feed_the_inngest_metrics() {
     let inngest = &body["info"]["inngest"];
     assert_eq!(inngest["status"], "up");
     assert_eq!(inngest["functions"], 4);
+    assert_eq!(inngest["options_valid"], true);
     assert_eq!(inngest["executor"], "embedded");
     assert_eq!(inngest["executor_running"], true);
     assert_eq!(inngest["last_sync"]["kind"], "embedded");

@@ -214,6 +214,19 @@ where
     }
 }
 
+/// Status recorded for a request dropped before its response was ready (the client went
+/// away, or the server's request timeout answered 408 outside this layer): nginx's
+/// "client closed request".
+pub const DROPPED_STATUS: u16 = 499;
+
+impl<F> Drop for RecordFuture<F> {
+    fn drop(&mut self) {
+        if let Some(pending) = self.record.take() {
+            pending.record(DROPPED_STATUS);
+        }
+    }
+}
+
 impl Pending {
     fn record(self, status: u16) {
         let elapsed = self.start.elapsed().as_secs_f64();

@@ -189,3 +189,43 @@ async fn concurrent_requests_are_all_counted() {
     );
     app.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_request_dropped_by_the_server_timeout_is_recorded_as_499() {
+    use axum::{Router, routing::get};
+    use framework::{Module, TestingModule};
+    use monitoring_module::MonitoringModule;
+
+    let slow = Module::new("slow").router(Router::new().route(
+        "/slow",
+        get(|| async {
+            tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+            "late"
+        }),
+    ));
+    let app = TestingModule::new(
+        Module::new("app")
+            .import(MonitoringModule::new())
+            .import(slow),
+    )
+    .config("[server]\nrequest_timeout = \"200ms\"")
+    .build()
+    .await
+    .unwrap()
+    .start()
+    .await
+    .unwrap();
+    assert_eq!(get_text(&app, "/slow").await.0, 408);
+    let samples = parse(&get_text(&app, "/metrics").await.1);
+    let dropped = find(&samples, "http_requests_total", &[("route", "/slow")]);
+    assert_eq!(dropped.len(), 1, "{dropped:#?}");
+    assert_eq!(dropped[0].labels["status"], "499");
+    assert_eq!(dropped[0].value, 1.0);
+    let count = value(
+        &samples,
+        "http_request_duration_seconds_count",
+        &[("route", "/slow")],
+    );
+    assert_eq!(count, 1.0);
+    app.shutdown().await.unwrap();
+}
