@@ -242,16 +242,23 @@ pub(crate) async fn prepare(
     // The export pipeline exists only for a real app (`logging`): tests install their own
     // subscriber and exporter.
     let mut telemetry_guard = None;
-    if let (true, Some(config)) = (logging, telemetry.as_deref().filter(|t| t.enabled)) {
-        match config.tracer_provider(&root.name) {
-            Ok(provider) => telemetry_guard = Some(provider),
+    if let (true, Some(config)) = (logging, telemetry.as_ref().filter(|t| t.enabled)) {
+        // Building the exporter builds a blocking HTTP client: keep it off the runtime.
+        let (config, name) = (Arc::clone(config), root.name.to_string());
+        match tokio::task::spawn_blocking(move || config.tracer_provider(&name)).await {
+            Ok(Ok(provider)) => telemetry_guard = Some(provider),
+            Ok(Err(error)) => problems.push(Problem::config("telemetry", error.to_string())),
             Err(error) => problems.push(Problem::config("telemetry", error.to_string())),
         }
     }
     if let (true, Some(log)) = (logging, &log) {
         crate::logging::init(log, telemetry_guard.as_ref());
     }
-    let telemetry_guard = telemetry_guard.map(crate::telemetry::TelemetryGuard::new);
+    let telemetry_guard = telemetry_guard
+        .zip(telemetry.as_ref())
+        .map(|(provider, config)| {
+            crate::telemetry::TelemetryGuard::new(provider, config.export_timeout)
+        });
     let toggles: ModuleToggles = parse_section("modules", value_at(&raw, "modules"))
         .unwrap_or_else(|found| {
             problems.extend(found);

@@ -167,6 +167,14 @@ pub(crate) fn app_router(
     for layer in container.discover::<HttpLayers>() {
         app = layer.item.apply(app);
     }
+    if telemetry.enabled {
+        app = app.layer(axum::middleware::from_fn(crate::telemetry::record_route));
+    }
+    let untraced: Vec<String> = container
+        .discover::<crate::telemetry::UntracedPaths>()
+        .into_iter()
+        .flat_map(|found| found.item.iter().cloned().collect::<Vec<_>>())
+        .collect();
     let container = Arc::clone(container);
     let with_scope = axum::middleware::from_fn(
         move |mut request: axum::extract::Request, next: axum::middleware::Next| {
@@ -205,8 +213,12 @@ pub(crate) fn app_router(
         app.layer(
             TraceLayer::new_for_http()
                 .make_span_with(crate::telemetry::ServerSpans {
-                    exclude: crate::telemetry::excluded_paths(telemetry, &server.global_prefix)
-                        .into(),
+                    exclude: crate::telemetry::excluded_paths(
+                        telemetry,
+                        untraced,
+                        &server.global_prefix,
+                    )
+                    .into(),
                 })
                 .on_response(crate::telemetry::RecordStatus),
         )

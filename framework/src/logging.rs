@@ -27,9 +27,16 @@ pub fn init(config: &LogConfig, telemetry: Option<&SdkTracerProvider>) {
     };
     let otel =
         telemetry.map(|provider| crate::telemetry::layer(provider).with_filter(LevelFilter::INFO));
+    let exporting = otel.is_some();
     // `try_init` fails only when a subscriber is already installed; keep that one.
-    let _ = tracing_subscriber::registry()
+    let installed = tracing_subscriber::registry()
         .with(fmt.with_filter(filter))
         .with(otel)
         .try_init();
+    if installed.is_err() && exporting {
+        tracing::warn!(
+            "[telemetry] is enabled but a tracing subscriber was already installed, so no span is exported: \
+             add `framework::telemetry::layer(&provider)` to your own subscriber, or let the framework install it"
+        );
+    }
 }

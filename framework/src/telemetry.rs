@@ -75,7 +75,12 @@ impl Default for TelemetryConfig {
 
 impl ConfigSection for TelemetryConfig {
     fn check(&self, _env: Environment, problems: &mut SectionProblems) {
-        if let Some(endpoint) = &self.endpoint
+        if !self.sampler_ratio.is_finite() {
+            problems.add("sampler_ratio", "must be a number between 0.0 and 1.0");
+        }
+        // A foreign OTEL_EXPORTER_OTLP_ENDPOINT (e.g. a gRPC `collector:4317`) must not stop
+        // an app that does not export.
+        if let Some(endpoint) = self.endpoint.as_ref().filter(|_| self.enabled)
             && !matches!(endpoint.scheme(), "http" | "https")
         {
             problems.add(
@@ -87,10 +92,10 @@ impl ConfigSection for TelemetryConfig {
             problems.add("export_timeout", "must be greater than 0, e.g. \"10s\"");
         }
         for path in &self.exclude_paths {
-            if !path.starts_with('/') {
+            if !path.starts_with('/') || (path.len() > 1 && path.ends_with('/')) {
                 problems.add(
                     "exclude_paths",
-                    format!("`{path}` must start with `/`, e.g. \"/health\""),
+                    format!("`{path}` must start with `/` and not end with one, e.g. \"/health\""),
                 );
             }
         }
@@ -159,23 +164,48 @@ where
 #[derive(Debug)]
 pub struct TelemetryGuard {
     provider: SdkTracerProvider,
+    timeout: Duration,
 }
 
 impl TelemetryGuard {
-    pub(crate) fn new(provider: SdkTracerProvider) -> Self {
-        Self { provider }
+    pub(crate) fn new(provider: SdkTracerProvider, export_timeout: Duration) -> Self {
+        Self {
+            provider,
+            // Room for the batch in flight plus the final one.
+            timeout: export_timeout.saturating_mul(2) + Duration::from_secs(1),
+        }
     }
 
-    /// Flushes buffered spans and stops the exporter (blocking work runs off the runtime).
+    /// Flushes buffered spans and stops the exporter (blocking work runs off the runtime),
+    /// waiting at most twice `export_timeout` plus a second.
     pub async fn shutdown(self) {
-        let provider = self.provider;
-        let result = tokio::task::spawn_blocking(move || provider.shutdown()).await;
+        let (provider, timeout) = (self.provider, self.timeout);
+        let result =
+            tokio::task::spawn_blocking(move || provider.shutdown_with_timeout(timeout)).await;
         match result {
             Ok(Ok(())) => tracing::debug!("telemetry flushed"),
             Ok(Err(error)) => tracing::warn!(%error, "telemetry could not be flushed"),
             Err(error) => tracing::warn!(%error, "telemetry flush task failed"),
         }
     }
+}
+
+/// Path prefixes a module serves that must get no server span (kind of contribution):
+/// probes, scrapes, or endpoints that make their own server spans (the Inngest serve
+/// handler). Relative to the global prefix, starting with `/`.
+///
+/// ```
+/// use std::sync::Arc;
+/// use framework::{Provider, telemetry::UntracedPaths};
+/// struct Probes;
+/// let provider = Provider::value(Probes)
+///     .contribute::<UntracedPaths, _>(|_: &Arc<Probes>| vec!["/status".to_string()]);
+/// # let _ = provider;
+/// ```
+pub struct UntracedPaths;
+
+impl crate::ContributionKind for UntracedPaths {
+    type Item = Vec<String>;
 }
 
 /// Reads W3C headers from an HTTP header map.
@@ -244,11 +274,15 @@ impl<B> tower_http::trace::MakeSpan<B> for ServerSpans {
             return Span::none();
         }
         let method = request.method().as_str();
+        // Named `{method}` (the route is not known yet out here; `record_route` adds
+        // `http.route` once the router matched one): raw paths carry ids and would make
+        // span names unbounded.
         let span = tracing::info_span!(
             "http.request",
-            otel.name = %format!("{method} {path}"),
+            otel.name = %method,
             otel.kind = "server",
             http.request.method = %method,
+            http.route = tracing::field::Empty,
             url.path = %path,
             http.response.status_code = tracing::field::Empty,
             otel.status_code = tracing::field::Empty,
@@ -278,11 +312,36 @@ impl<B> tower_http::trace::OnResponse<B> for RecordStatus {
     }
 }
 
-/// The prefixes [`ServerSpans`] skips, under the global prefix.
-pub(crate) fn excluded_paths(config: &TelemetryConfig, global_prefix: &str) -> Vec<String> {
+/// Records `http.route` (the matched route template) on the current server span; runs
+/// inside the router, where `MatchedPath` is set.
+pub(crate) async fn record_route(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    if let Some(route) = request.extensions().get::<axum::extract::MatchedPath>() {
+        Span::current().record("http.route", route.as_str());
+    }
+    next.run(request).await
+}
+
+/// The prefixes [`ServerSpans`] skips, under the global prefix: the configured ones and
+/// every module's [`UntracedPaths`].
+pub(crate) fn excluded_paths(
+    config: &TelemetryConfig,
+    contributed: impl IntoIterator<Item = String>,
+    global_prefix: &str,
+) -> Vec<String> {
     config
         .exclude_paths
         .iter()
-        .map(|path| format!("{}{path}", global_prefix.trim_end_matches('/')))
+        .cloned()
+        .chain(contributed)
+        .map(|path| {
+            format!(
+                "{}{}",
+                global_prefix.trim_end_matches('/'),
+                path.trim_end_matches('/')
+            )
+        })
         .collect()
 }

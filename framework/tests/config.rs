@@ -415,17 +415,23 @@ async fn import_when_follows_a_boolean_config_key() {
 #[tokio::test]
 async fn the_telemetry_section_is_checked_and_reads_the_otel_variables() {
     let messages = report(TestingModule::new(Module::new("app")).config(
-        "[telemetry]\nsampler_ratio = 1.5\nendpoint = \"ftp://collector\"\nexclude_paths = [\"health\"]",
+        "[telemetry]\nenabled = true\nsampler_ratio = 1.5\nendpoint = \"ftp://collector\"\nexclude_paths = [\"health\"]",
     ))
     .await;
     assert_eq!(
         messages,
         [
             "telemetry.endpoint: `ftp://collector/` must be an http:// or https:// URL (OTLP over HTTP), e.g. http://localhost:4318",
-            "telemetry.exclude_paths: `health` must start with `/`, e.g. \"/health\"",
+            "telemetry.exclude_paths: `health` must start with `/` and not end with one, e.g. \"/health\"",
             "telemetry.sampler_ratio: must be between 0.0 and 1.0",
         ]
     );
+    // Telemetry off: another tool's endpoint (gRPC, `collector:4317`) does not stop the app.
+    TestingModule::new(Module::new("app"))
+        .env_var("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4317")
+        .build()
+        .await
+        .unwrap();
     let app = TestingModule::new(Module::new("app"))
         .env_var("OTEL_SERVICE_NAME", "shop-api")
         .env_var("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318")

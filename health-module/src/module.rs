@@ -84,7 +84,16 @@ impl HealthModule {
         .hook(
             Phase::ModuleInit,
             |service: Arc<HealthService>| async move { service.collect() },
-        );
+        )
+        // Probes get no trace spans: they would drown the traces.
+        .contribute::<framework::telemetry::UntracedPaths, _>(|service: &Arc<HealthService>| {
+            let options = service.options();
+            let mut paths = vec![options.path.clone()];
+            if options.aliases {
+                paths.extend(["/livez".to_string(), "/readyz".to_string()]);
+            }
+            paths
+        });
         let memory = Provider::factory(|options: Arc<HealthOptions>| {
             MemoryIndicator::new(options.memory_rss_threshold_mb)
         })

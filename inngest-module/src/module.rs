@@ -180,8 +180,16 @@ impl InngestModule {
             Phase::ApplicationBootstrap,
             |this: Arc<InngestMetrics>| async move { this.describe() },
         );
+        // The serve handler makes its own server span per execution request
+        // (`inngest.function.run`), parented as `[inngest.tracing]` says.
+        let untraced =
+            Provider::factory(|options: Arc<InngestOptions>| ServePath(options.serve_path.clone()))
+                .contribute::<framework::telemetry::UntracedPaths, _>(|this: &Arc<ServePath>| {
+                    vec![this.0.clone()]
+                });
         Module::new(MODULE_NAME)
             .global()
+            .provider(untraced)
             .provider(indicator)
             .provider(metrics)
             .provider(Provider::factory(|options: Arc<InngestOptions>| {
@@ -204,6 +212,9 @@ impl InngestModule {
             .export::<EmbeddedExecutor>()
     }
 }
+
+/// The serve path, left out of the framework's server spans.
+struct ServePath(String);
 
 /// What the registry's factory is given.
 type RegistryDeps = (

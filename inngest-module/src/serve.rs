@@ -600,7 +600,7 @@ async fn run(
     let span = match registry.trace() {
         Some(settings) => {
             let event = request.events.first().unwrap_or(&request.event);
-            crate::trace::run_span(settings, &info, target.as_deref(), event, request_headers)
+            crate::trace::run_span(settings, &info, event, request_headers)
         }
         None => tracing::Span::none(),
     };
@@ -608,9 +608,11 @@ async fn run(
     let started = Instant::now();
     // If this future is dropped before the end (timeout, disconnect), the hooks still
     // hear that the request ended, so in-flight gauges come back down.
+    let target_for_span = target.clone();
     let mut end_guard = RunEndGuard {
         hooks: &hooks,
         info: &info,
+        span: &span,
         started,
         armed: true,
     };
@@ -708,6 +710,7 @@ async fn run(
             reported_step
                 .as_ref()
                 .map(|(id, hash)| (id.as_str(), hash.as_str())),
+            target_for_span.as_deref(),
             status.as_str(),
         );
     }
@@ -718,6 +721,7 @@ async fn run(
 struct RunEndGuard<'a> {
     hooks: &'a crate::hooks::HookList,
     info: &'a RunInfo,
+    span: &'a tracing::Span,
     started: Instant,
     armed: bool,
 }
@@ -728,6 +732,8 @@ impl Drop for RunEndGuard<'_> {
             let elapsed = self.started.elapsed();
             self.hooks
                 .each(|hook| hook.on_run_end(self.info, RunStatus::Cancelled, elapsed));
+            self.span
+                .record("inngest.outcome", RunStatus::Cancelled.as_str());
         }
     }
 }

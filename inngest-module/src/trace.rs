@@ -76,7 +76,6 @@ fn header_context(headers: &HeaderMap) -> Option<Context> {
 pub(crate) fn run_span(
     settings: &TraceSettings,
     run: &RunInfo,
-    target: Option<&str>,
     event: &Value,
     headers: &HeaderMap,
 ) -> Span {
@@ -93,28 +92,27 @@ pub(crate) fn run_span(
         inngest.outcome = tracing::field::Empty,
         otel.status_code = tracing::field::Empty,
     );
-    if let Some(target) = target {
-        span.record("inngest.step.hash", target);
-    }
+    // The parent is always set explicitly, so whatever span is current (e.g. an HTTP
+    // server span) never decides which trace a run joins.
     let from_event = event_context(event, &settings.field);
     let from_header = header_context(headers);
-    match (from_event, from_header) {
+    let parent = match (from_event, from_header) {
         (Some(parent), header) => {
-            let _ = span.set_parent(parent);
             if let Some(header) = header {
                 span.add_link(header.span().span_context().clone());
             }
+            parent
         }
         (None, Some(header)) => match settings.executor_traceparent {
-            ExecutorTraceparent::Parent => {
-                let _ = span.set_parent(header);
-            }
+            ExecutorTraceparent::Parent => header,
             ExecutorTraceparent::Link => {
                 span.add_link(header.span().span_context().clone());
+                Context::new()
             }
         },
-        (None, None) => {}
-    }
+        (None, None) => Context::new(),
+    };
+    let _ = span.set_parent(parent);
     span
 }
 
@@ -123,13 +121,17 @@ pub(crate) fn finish_run_span(
     span: &Span,
     op: Option<&str>,
     step: Option<(&str, &str)>,
+    target: Option<&str>,
     outcome: &str,
 ) {
     if let Some(op) = op {
         span.record("inngest.op", op);
     }
-    if let Some((id, hash)) = step {
+    if let Some((id, _)) = step {
         span.record("inngest.step.id", id);
+    }
+    // Recorded once: the step reported, else the requested `stepId`.
+    if let Some(hash) = step.map(|(_, hash)| hash).or(target) {
         span.record("inngest.step.hash", hash);
     }
     span.record("inngest.outcome", outcome);

@@ -128,7 +128,7 @@ async fn spans_of(
             .get_finished_spans()
             .unwrap()
             .into_iter()
-            // The exported name is `otel.name`: "<span name> <subject>" (or "POST /orders").
+            // The exported name is `otel.name`: "<span name> <subject>" (or the HTTP method).
             .filter(|s| s.name == name || s.name.starts_with(&format!("{name} ")))
             .filter(|s| {
                 function.is_none_or(|f| attribute(s, "inngest.function.id").as_deref() == Some(f))
@@ -166,8 +166,9 @@ async fn a_request_its_event_and_the_runs_it_starts_share_one_trace() {
     let trace = TraceId::from_hex(caller_trace).unwrap();
 
     // The HTTP server span continues the caller's context.
-    let http = spans_of(&traced.exporter, "POST /orders", None, 1).await;
+    let http = spans_of(&traced.exporter, "POST", None, 1).await;
     let http = &http[0];
+    assert_eq!(attribute(http, "http.route").as_deref(), Some("/orders"));
     assert_eq!(
         attribute(http, "http.response.status_code").as_deref(),
         Some("200")
@@ -288,19 +289,52 @@ async fn carried_contexts_are_read_in_both_shapes_and_never_overwritten() {
     let events = executor.events(10, Some("context.given")).unwrap();
     assert_eq!(events[0]["data"]["traceContext"], given, "{events:?}");
 
-    // Probes produce no spans.
-    let health = reqwest::get(format!("{}/health/live", app.base_url()))
+    app.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn probes_and_scrapes_produce_no_spans_wherever_they_are_mounted() {
+    let traced = traced();
+    // Health moved to /status: the module tells the framework, no list to keep in sync.
+    let app = start(&format!(
+        "{CONFIG}[inngest.monitoring]\nenabled = true\n[health]\npath = \"/status\"\n[monitoring]\nmetrics_path = \"/prom\"\n"
+    ))
+    .await;
+    let client = reqwest::Client::new();
+    for path in [
+        "/status/live",
+        "/status",
+        "/livez",
+        "/prom",
+        "/monitoring/system",
+    ] {
+        let response = client
+            .get(format!("{}{path}", app.base_url()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+    }
+    // A traced request afterwards: once its span is exported, the probes' would be too.
+    let response = client
+        .post(format!("{}/orders", app.base_url()))
+        .send()
         .await
         .unwrap();
-    assert_eq!(health.status(), 200);
-    let probe_spans = traced
+    assert_eq!(response.status(), 200);
+    spans_of(&traced.exporter, "POST", None, 1).await;
+    let server_spans: Vec<String> = traced
         .exporter
         .get_finished_spans()
         .unwrap()
-        .into_iter()
-        .filter(|s| attribute(s, "url.path").is_some_and(|p| p.starts_with("/health")))
-        .count();
-    assert_eq!(probe_spans, 0);
+        .iter()
+        .filter_map(|s| attribute(s, "url.path"))
+        .collect();
+    assert_eq!(
+        server_spans,
+        ["/orders"],
+        "only the order request is traced"
+    );
     app.shutdown().await.unwrap();
 }
 
@@ -384,8 +418,86 @@ async fn with_telemetry_off_there_are_no_spans_and_events_carry_nothing() {
         .unwrap()
         .iter()
         .map(|s| s.name.to_string())
-        .filter(|n| n.starts_with("inngest") || n.starts_with("POST "))
+        .filter(|n| n.starts_with("inngest") || n == "POST")
         .collect();
     assert!(names.is_empty(), "{names:?}");
     app.shutdown().await.unwrap();
+}
+
+/// An execution request over real HTTP, as a remote executor (dev server, Cloud) sends it.
+async fn execute_over_http(app: &RunningApp, traceparent: &str) {
+    let body = json!({
+        "event": { "name": "context.given", "data": { "n": 1 } },
+        "events": [{ "name": "context.given", "data": { "n": 1 } }],
+        "steps": {},
+        "ctx": { "run_id": "01RUNREMOTE", "attempt": 0, "fn_id": "shop-echo-context" },
+        "version": 1
+    });
+    let response = reqwest::Client::new()
+        .post(format!(
+            "{}/api/inngest?fnId=shop-echo-context&stepId=step",
+            app.base_url()
+        ))
+        .header("traceparent", traceparent)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn over_http_the_executor_header_is_the_parent_or_only_a_link() {
+    let header_trace = "0af7651916cd43dd8448eb211c80319c";
+    let header_span = "b7ad6b7169203331";
+    let traceparent = format!("00-{header_trace}-{header_span}-01");
+    for mode in ["parent", "link"] {
+        let traced = traced();
+        let app = start(&format!(
+            "[telemetry]\nenabled = true\n[inngest]\napp_id = \"shop\"\ndev = true\nexecutor = \"remote\"\n[inngest.tracing]\nexecutor_traceparent = \"{mode}\"\n"
+        ))
+        .await;
+        execute_over_http(&app, &traceparent).await;
+        let runs = spans_of(
+            &traced.exporter,
+            "inngest.function.run",
+            Some("shop-echo-context"),
+            1,
+        )
+        .await;
+        let run = &runs[0];
+        let header_trace_id = TraceId::from_hex(header_trace).unwrap();
+        if mode == "parent" {
+            assert_eq!(run.span_context.trace_id(), header_trace_id, "{mode}");
+            assert_eq!(
+                run.parent_span_id,
+                SpanId::from_hex(header_span).unwrap(),
+                "{mode}"
+            );
+            assert!(run.links.links.is_empty(), "{mode}");
+        } else {
+            assert_ne!(
+                run.span_context.trace_id(),
+                header_trace_id,
+                "{mode}: a new trace"
+            );
+            assert_eq!(run.parent_span_id, SpanId::INVALID, "{mode}: a root span");
+            assert_eq!(
+                run.links.links[0].span_context.trace_id(),
+                header_trace_id,
+                "{mode}: linked to the executor's trace"
+            );
+        }
+        assert_eq!(attribute(run, "inngest.op").as_deref(), Some("RunComplete"));
+        // The serve handler's run span is the server span: no second one for the POST.
+        let posts = traced
+            .exporter
+            .get_finished_spans()
+            .unwrap()
+            .iter()
+            .filter(|s| attribute(s, "url.path").as_deref() == Some("/api/inngest"))
+            .count();
+        assert_eq!(posts, 0, "{mode}");
+        app.shutdown().await.unwrap();
+    }
 }

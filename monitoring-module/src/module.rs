@@ -104,10 +104,21 @@ impl MonitoringModule {
                 None => HttpLayer::new(|router| router),
             }
         });
+        // Scrapes get no trace spans.
+        let untraced = Provider::factory(|options: Arc<MonitoringOptions>| {
+            ScrapePaths(vec![
+                options.metrics_path.clone(),
+                options.json_prefix.clone(),
+            ])
+        })
+        .contribute::<framework::telemetry::UntracedPaths, _>(
+            |this: &Arc<ScrapePaths>| this.0.clone(),
+        );
         Module::new(MODULE_NAME)
             .global()
             .provider(metrics)
             .provider(http)
+            .provider(untraced)
             .routes(
                 |(metrics, options): (Arc<Metrics>, Arc<MonitoringOptions>)| {
                     routes::router(metrics, &options)
@@ -117,6 +128,9 @@ impl MonitoringModule {
             .export::<MonitoringOptions>()
     }
 }
+
+/// The paths the module serves, left out of traces.
+struct ScrapePaths(Vec<String>);
 
 /// The HTTP metrics layer the module contributes (`None` with `http_metrics = false`).
 struct HttpMetricsContribution {

@@ -151,8 +151,9 @@ async fn the_shop_exports_one_trace_from_request_to_steps_over_otlp_http() {
     let request = spans
         .iter()
         .map(|(_, s)| s)
-        .find(|s| s.name == "POST /orders")
+        .find(|s| s.name == "POST" && attribute(s, "url.path").as_deref() == Some("/orders"))
         .expect("the HTTP server span");
+    assert_eq!(attribute(request, "http.route").as_deref(), Some("/orders"));
     assert_eq!(hex(&request.trace_id), caller_trace);
     assert_eq!(hex(&request.parent_span_id), caller_span);
     assert!(
