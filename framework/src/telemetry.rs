@@ -266,11 +266,10 @@ pub(crate) struct ServerSpans {
 impl<B> tower_http::trace::MakeSpan<B> for ServerSpans {
     fn make_span(&mut self, request: &Request<B>) -> Span {
         let path = request.uri().path();
-        if self
-            .exclude
-            .iter()
-            .any(|prefix| path == prefix || path.starts_with(&format!("{prefix}/")))
-        {
+        if self.exclude.iter().any(|prefix| {
+            path.strip_prefix(prefix.as_str())
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+        }) {
             return Span::none();
         }
         let method = request.method().as_str();

@@ -592,11 +592,12 @@ async fn run(
     request_headers: &HeaderMap,
 ) -> Reply {
     let hooks = registry.hooks();
-    let info = RunInfo {
+    // Shared with the step tools (step start hooks) without a copy per request.
+    let info = Arc::new(RunInfo {
         function_id: fn_id.to_string(),
         run_id: request.ctx.run_id.clone(),
         attempt: request.ctx.attempt,
-    };
+    });
     let span = match registry.trace() {
         Some(settings) => {
             let event = request.events.first().unwrap_or(&request.event);
@@ -622,7 +623,7 @@ async fn run(
         state.clone(),
         Arc::clone(&registry.service),
         registry.options.app_id.as_str().into(),
-        Arc::new(info.clone()),
+        Arc::clone(&info),
     );
     let events = if request.events.is_empty() {
         vec![std::mem::take(&mut request.event)]
