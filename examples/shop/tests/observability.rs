@@ -14,10 +14,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{ShopProcess, free_port, shop};
+use common::{ShopProcess, free_port, place_order, shop, wait_for_run};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -32,41 +32,11 @@ fn start_shop() -> ShopProcess {
 }
 
 /// Places an order and waits until its run completes on the embedded executor.
-async fn place_order_and_wait(http: &reqwest::Client, base: &str, process: &ShopProcess) {
-    let accepted: Value = http
-        .post(format!("{base}/orders"))
-        .json(&json!({
-            "customerId": "cus-1",
-            "email": "ada@example.com",
-            "items": [{ "sku": "mug", "quantity": 1, "unitPriceCents": 900 }]
-        }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let event_id = accepted["eventIds"][0].as_str().unwrap().to_string();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let runs: Value = http
-            .get(format!("{base}/_inngest/api/runs?event={event_id}"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if runs["data"][0]["status"] == "Completed" {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the order did not complete: {runs}\n{}",
-            process.output()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+async fn place_order_and_wait(http: &reqwest::Client, process: &ShopProcess) {
+    let accepted = place_order(http, &process.base, 1, 900, None).await;
+    let event_id = accepted["eventIds"][0].as_str().unwrap();
+    let run = wait_for_run(http, process, event_id).await;
+    assert_eq!(run["status"], "Completed", "{run}");
 }
 
 async fn scrape(http: &reqwest::Client, base: &str) -> String {
@@ -117,7 +87,7 @@ async fn a_scrape_after_runs_passes_promtool_and_histograms_are_well_formed() {
     let process = start_shop();
     let base = process.base.clone();
     let http = reqwest::Client::new();
-    place_order_and_wait(&http, &base, &process).await;
+    place_order_and_wait(&http, &process).await;
     let exposition = scrape(&http, &base).await;
 
     // promtool reads the exposition on stdin and reports problems (lint included).
@@ -456,7 +426,7 @@ async fn a_real_prometheus_scrapes_the_shop_and_the_dashboard_queries_exist() {
     let base = process.base.clone();
     let target = base.trim_start_matches("http://").to_string();
     let http = reqwest::Client::new();
-    place_order_and_wait(&http, &base, &process).await;
+    place_order_and_wait(&http, &process).await;
 
     // The shipped scrape config, pointed at this shop, every second.
     let shipped = std::fs::read_to_string(repo_root().join("deploy/prometheus.yml")).unwrap();

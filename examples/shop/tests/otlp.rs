@@ -7,18 +7,16 @@
 mod common;
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::routing::post;
-use common::{ShopProcess, shop};
+use common::{ShopProcess, place_order, shop, wait_for_run};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
 use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message;
-use serde_json::{Value, json};
 
 /// Every span received, with its resource's `service.name`.
 type Received = Arc<Mutex<Vec<(String, Span)>>>;
@@ -87,40 +85,10 @@ async fn the_shop_exports_one_trace_from_request_to_steps_over_otlp_http() {
     let http = reqwest::Client::new();
     let caller_trace = "4bf92f3577b34da6a3ce929d0e0e4736";
     let caller_span = "00f067aa0ba902b7";
-    let accepted: Value = http
-        .post(format!("{base}/orders"))
-        .header("traceparent", format!("00-{caller_trace}-{caller_span}-01"))
-        .json(&json!({
-            "customerId": "cus-1",
-            "email": "ada@example.com",
-            "items": [{ "sku": "mug", "quantity": 1, "unitPriceCents": 900 }]
-        }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let event_id = accepted["eventIds"][0].as_str().unwrap().to_string();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let runs: Value = http
-            .get(format!("{base}/_inngest/api/runs?event={event_id}"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if runs["data"][0]["status"] == "Completed" {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the order did not complete: {runs}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let traceparent = format!("00-{caller_trace}-{caller_span}-01");
+    let accepted = place_order(&http, &base, 1, 900, Some(&traceparent)).await;
+    let run = wait_for_run(&http, &process, accepted["eventIds"][0].as_str().unwrap()).await;
+    assert_eq!(run["status"], "Completed", "{run}");
     // Probes produce no spans.
     assert_eq!(
         http.get(format!("{base}/health/live"))

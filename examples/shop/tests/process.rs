@@ -5,10 +5,8 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
-
-use common::{ShopProcess, shop};
-use serde_json::{Value, json};
+use common::{ShopProcess, place_order, shop, wait_for_run};
+use serde_json::Value;
 
 #[test]
 fn production_without_keys_exits_non_zero_naming_the_missing_keys() {
@@ -67,44 +65,12 @@ async fn the_binary_runs_an_order_on_the_embedded_executor_with_no_inngest_serve
         "{apps}"
     );
 
-    let accepted: Value = http
-        .post(format!("{base}/orders"))
-        .json(&json!({
-            "customerId": "cus-1",
-            "email": "ada@example.com",
-            "items": [{ "sku": "mug", "quantity": 2, "unitPriceCents": 1250 }]
-        }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let accepted = place_order(&http, &base, 2, 1250, None).await;
     let order_id = accepted["orderId"].as_str().unwrap().to_string();
     let event_id = accepted["eventIds"][0].as_str().unwrap().to_string();
 
     // config/test.toml: a 1 s cool-off.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let run = loop {
-        let runs: Value = http
-            .get(format!("{base}/_inngest/api/runs?event={event_id}"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let run = runs["data"][0].clone();
-        if run["status"] == "Completed" || run["status"] == "Failed" {
-            break run;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the order's run did not finish: {runs}\n{}",
-            process.output()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let run = wait_for_run(&http, &process, &event_id).await;
     assert_eq!(run["function_id"], "shop-process-order", "{run}");
     assert_eq!(run["status"], "Completed", "{run}");
     assert_eq!(run["output"]["orderId"], order_id.as_str(), "{run}");

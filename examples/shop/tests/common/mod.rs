@@ -142,3 +142,63 @@ pub fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.local_addr().unwrap().port()
 }
+
+/// `POST /orders` for `quantity` mugs at `unit_price_cents` (with a `traceparent` header when
+/// given); returns the accepted body (`orderId`, `eventIds`).
+pub async fn place_order(
+    http: &reqwest::Client,
+    base: &str,
+    quantity: u32,
+    unit_price_cents: u32,
+    traceparent: Option<&str>,
+) -> serde_json::Value {
+    let mut request = http.post(format!("{base}/orders"));
+    if let Some(traceparent) = traceparent {
+        request = request.header("traceparent", traceparent);
+    }
+    request
+        .json(&serde_json::json!({
+            "customerId": "cus-1",
+            "email": "ada@example.com",
+            "items": [{ "sku": "mug", "quantity": quantity, "unitPriceCents": unit_price_cents }]
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// Polls the embedded executor's runs API until the run that `event_id` started ends
+/// (`Completed` or `Failed`, at most 30 s); returns that run.
+pub async fn wait_for_run(
+    http: &reqwest::Client,
+    process: &ShopProcess,
+    event_id: &str,
+) -> serde_json::Value {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let runs: serde_json::Value = http
+            .get(format!(
+                "{}/_inngest/api/runs?event={event_id}",
+                process.base
+            ))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let run = &runs["data"][0];
+        if run["status"] == "Completed" || run["status"] == "Failed" {
+            return run.clone();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the run did not finish: {runs}\n{}",
+            process.output()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
