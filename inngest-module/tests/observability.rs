@@ -87,13 +87,7 @@ async fn start(config: &str) -> RunningApp {
 async fn run_to_end(app: &RunningApp, name: &str) -> String {
     let service = app.container().get::<InngestService>().unwrap();
     let ids = service.send(Event::new(name, json!({}))).await.unwrap();
-    let executor = app
-        .container()
-        .get::<EmbeddedExecutor>()
-        .unwrap()
-        .executor()
-        .cloned()
-        .unwrap();
+    let executor = executor(app);
     let filter = inngest_module::executor::store::RunFilter {
         event: Some(ids[0].clone()),
         ..Default::default()
@@ -286,13 +280,7 @@ async fn for_root_mounts_from_the_options_in_code() {
 async fn the_indicator_reaches_a_remote_server_with_a_get_and_never_sends_an_event() {
     // A second app on the embedded executor plays the Inngest dev server: `GET /dev`.
     let server = start(FAST).await;
-    let server_executor = server
-        .container()
-        .get::<EmbeddedExecutor>()
-        .unwrap()
-        .executor()
-        .cloned()
-        .unwrap();
+    let server_executor = executor(&server);
     let events_before = server_executor.events(100, None).unwrap().len();
 
     let dev_url = format!("{}/_inngest/", server.base_url());
@@ -381,4 +369,14 @@ async fn a_request_dropped_mid_way_brings_the_in_flight_gauge_back_down() {
         );
     }
     app.shutdown().await.unwrap();
+}
+
+/// The app's embedded executor.
+fn executor(app: &RunningApp) -> inngest_module::Executor {
+    app.container()
+        .get::<EmbeddedExecutor>()
+        .unwrap()
+        .executor()
+        .cloned()
+        .expect("the app runs on the embedded executor")
 }

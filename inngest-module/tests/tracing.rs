@@ -279,13 +279,7 @@ async fn carried_contexts_are_read_in_both_shapes_and_never_overwritten() {
         runs[0].parent_span_id,
         SpanId::from_hex("b7ad6b7169203331").unwrap()
     );
-    let executor = app
-        .container()
-        .get::<inngest::EmbeddedExecutor>()
-        .unwrap()
-        .executor()
-        .cloned()
-        .unwrap();
+    let executor = executor(&app);
     let events = executor.events(10, Some("context.given")).unwrap();
     assert_eq!(events[0]["data"]["traceContext"], given, "{events:?}");
 
@@ -367,13 +361,7 @@ async fn without_a_carried_context_the_executor_traceparent_is_parent_or_link() 
             assert_eq!(run.parent_span_id, SpanId::INVALID, "{mode}: a root span");
             assert_eq!(run.links.links.len(), 1, "{mode}");
         }
-        let executor = app
-            .container()
-            .get::<inngest::EmbeddedExecutor>()
-            .unwrap()
-            .executor()
-            .cloned()
-            .unwrap();
+        let executor = executor(&app);
         let events = executor.events(10, Some("context.given")).unwrap();
         assert!(
             events[0]["data"].get("traceContext").is_none(),
@@ -393,13 +381,7 @@ async fn with_telemetry_off_there_are_no_spans_and_events_carry_nothing() {
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
-    let executor = app
-        .container()
-        .get::<inngest::EmbeddedExecutor>()
-        .unwrap()
-        .executor()
-        .cloned()
-        .unwrap();
+    let executor = executor(&app);
     let events = executor.events(10, Some("order.created")).unwrap();
     assert!(events[0]["data"].get("traceContext").is_none());
     let runs = executor
@@ -500,4 +482,14 @@ async fn over_http_the_executor_header_is_the_parent_or_only_a_link() {
         assert_eq!(posts, 0, "{mode}");
         app.shutdown().await.unwrap();
     }
+}
+
+/// The app's embedded executor.
+fn executor(app: &RunningApp) -> inngest_module::Executor {
+    app.container()
+        .get::<inngest::EmbeddedExecutor>()
+        .unwrap()
+        .executor()
+        .cloned()
+        .expect("the app runs on the embedded executor")
 }
