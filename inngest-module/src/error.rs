@@ -3,9 +3,9 @@
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-use crate::protocol::error_value;
+use crate::protocol::ErrorBody;
 
 /// The result of an Inngest function or step body.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -159,18 +159,27 @@ impl Error {
     }
 
     /// The error in the protocol's `{name, message, stack}` shape.
+    pub fn to_error_body(&self) -> ErrorBody {
+        match self {
+            Error::Retriable { name, message, .. } => {
+                ErrorBody::new(name.as_str(), message.as_str())
+            }
+            Error::NonRetriable { message, cause } => {
+                let body = ErrorBody::new("NonRetriableError", message.as_str());
+                match cause {
+                    Some(cause) => body.with_cause(ErrorBody::new("Error", cause.as_str())),
+                    None => body,
+                }
+            }
+            Error::Step(step) => ErrorBody::from_value(step.raw.clone()),
+        }
+    }
+
+    /// The error as JSON (a failed step's error exactly as it was memoized).
     pub fn to_value(&self) -> Value {
         match self {
-            Error::Retriable { name, message, .. } => error_value(name, message, None),
-            Error::NonRetriable { message, cause } => {
-                let extra = cause.as_ref().map(|cause| {
-                    let mut map = Map::new();
-                    map.insert("cause".into(), error_value("Error", cause, None));
-                    map
-                });
-                error_value("NonRetriableError", message, extra)
-            }
             Error::Step(step) => step.raw.clone(),
+            _ => self.to_error_body().to_value(),
         }
     }
 

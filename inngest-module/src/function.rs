@@ -1,174 +1,29 @@
-//! Function definitions: triggers and flow-control config (serialized exactly as the server
-//! expects, PROTOCOL.md §1 and §7), the handler, and the [`Ctx`] it receives.
+//! Function definitions: options (id, triggers, flow control) checked at start-up and turned
+//! into the wire's [`FunctionConfig`], the handler, and the [`Ctx`] it receives.
 
 use std::future::Future;
 use std::sync::Arc;
 
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
+use std::collections::BTreeMap;
+
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::error::Error;
-use crate::event::{Event, decode};
+use crate::event::Event;
 use crate::options::is_slug;
-use crate::protocol::parse_duration;
+use crate::protocol::{
+    ConcurrencyLimits, FunctionConfig, StepConfig, StepRetries, StepRuntime, parse_duration,
+};
 use crate::step::Step;
 
-/// What starts a function.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(untagged)]
-pub enum Trigger {
-    /// An event name (`order.created`, or a wildcard `order/*`) and an optional CEL filter.
-    Event {
-        /// Event name.
-        event: String,
-        /// CEL expression over `event` (the trigger's `if`).
-        #[serde(skip_serializing_if = "Option::is_none")]
-        expression: Option<String>,
-    },
-    /// A 5-field cron schedule, optionally prefixed `TZ=Area/City `.
-    Cron {
-        /// The schedule.
-        cron: String,
-        /// Random delay (1s–5m).
-        #[serde(skip_serializing_if = "Option::is_none")]
-        jitter: Option<String>,
-    },
-}
-
-/// `scope` of a concurrency limit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ConcurrencyScope {
-    /// Per function (the default).
-    Fn,
-    /// Across the environment (needs a key).
-    Env,
-    /// Across the account (needs a key).
-    Account,
-}
-
-/// One concurrency limit.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Concurrency {
-    /// Steps running at once.
-    pub limit: u32,
-    /// CEL key: one limit per value.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub key: Option<String>,
-    /// Scope.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub scope: Option<ConcurrencyScope>,
-}
-
-/// Rate limit: at most `limit` runs per `period` (extra events are dropped).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct RateLimit {
-    /// Runs per period.
-    pub limit: u32,
-    /// Period (`"1m"`).
-    pub period: String,
-    /// CEL key.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub key: Option<String>,
-}
-
-/// Throttle: at most `limit` runs start per `period` (extra runs wait).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Throttle {
-    /// Runs per period.
-    pub limit: u32,
-    /// Period (≥ 1s).
-    pub period: String,
-    /// Extra runs allowed in a burst.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub burst: Option<u32>,
-    /// CEL key.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub key: Option<String>,
-}
-
-/// Debounce: run once after events stop arriving for `period`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Debounce {
-    /// Quiet period.
-    pub period: String,
-    /// CEL key.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub key: Option<String>,
-    /// Longest delay before running anyway.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub timeout: Option<String>,
-}
-
-/// Batch events: the handler receives up to `max_size` events at once.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct BatchEvents {
-    /// Most events per batch (1–100).
-    #[serde(rename = "maxSize")]
-    pub max_size: u32,
-    /// Longest wait for a batch to fill (1s–60s).
-    pub timeout: String,
-    /// CEL key: one batch per value.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub key: Option<String>,
-    /// CEL filter for events joining the batch.
-    #[serde(rename = "if", skip_serializing_if = "Option::is_none")]
-    pub condition: Option<String>,
-}
-
-/// Cancel a run when a matching event arrives.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Cancel {
-    /// Event name.
-    pub event: String,
-    /// How long the cancellation listens.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub timeout: Option<String>,
-    /// CEL match (`async` = the cancel event, `event` = the trigger).
-    #[serde(rename = "if", skip_serializing_if = "Option::is_none")]
-    pub condition: Option<String>,
-}
-
-/// Priority: a CEL expression giving seconds to move a run ahead (or back).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Priority {
-    /// The expression.
-    pub run: String,
-}
-
-/// Timeouts: to start, and to finish.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Timeouts {
-    /// Longest wait from event to start.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub start: Option<String>,
-    /// Longest run time from start.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub finish: Option<String>,
-}
-
-/// `singleton.mode`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SingletonMode {
-    /// Skip the new run while one is running.
-    Skip,
-    /// Cancel the running one.
-    Cancel,
-}
-
-/// Singleton: one run at a time (per key).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Singleton {
-    /// CEL key.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub key: Option<String>,
-    /// What to do with a second run.
-    pub mode: SingletonMode,
-}
+pub use crate::protocol::{
+    BatchEvents, Cancel, Concurrency, ConcurrencyScope, Debounce, Priority, RateLimit, Singleton,
+    SingletonMode, Throttle, Timeouts, Trigger,
+};
 
 /// A function's id, name, triggers and flow control.
 ///
@@ -497,65 +352,45 @@ impl FunctionOptions {
         problems
     }
 
-    /// The entry in the register payload's `functions[]`.
-    pub(crate) fn to_register(&self, app_id: &str, url: &str) -> Value {
+    /// The entry in the register payload's `functions[]`, with its step URL under `url`.
+    pub fn to_config(&self, app_id: &str, url: &str) -> FunctionConfig {
         let composite = format!("{app_id}-{}", self.id);
-        let mut step = json!({
-            "id": "step",
-            "name": "step",
-            "runtime": { "type": "http", "url": format!("{url}?fnId={composite}&stepId=step") },
-        });
-        if let Some(retries) = self.retries {
-            step["retries"] = json!({ "attempts": retries });
+        FunctionConfig {
+            name: self.name.clone().unwrap_or_else(|| self.id.clone()),
+            triggers: self.triggers.clone(),
+            steps: step_config(url, &composite, self.retries),
+            idempotency: self.idempotency.clone(),
+            batch_events: self.batch_events.clone(),
+            rate_limit: self.rate_limit.clone(),
+            throttle: self.throttle.clone(),
+            singleton: self.singleton.clone(),
+            concurrency: (!self.concurrency.is_empty())
+                .then(|| ConcurrencyLimits::Many(self.concurrency.clone())),
+            debounce: self.debounce.clone(),
+            priority: self.priority.clone(),
+            timeouts: self.timeouts.clone(),
+            cancel: self.cancel.clone(),
+            id: composite,
         }
-        serde_json::to_value(RegisterEntry {
-            id: &composite,
-            name: self.name.as_deref().unwrap_or(&self.id),
-            triggers: &self.triggers,
-            steps: json!({ "step": step }),
-            idempotency: self.idempotency.as_deref(),
-            batch_events: self.batch_events.as_ref(),
-            rate_limit: self.rate_limit.as_ref(),
-            throttle: self.throttle.as_ref(),
-            singleton: self.singleton.as_ref(),
-            concurrency: &self.concurrency,
-            debounce: self.debounce.as_ref(),
-            priority: self.priority.as_ref(),
-            timeouts: self.timeouts.as_ref(),
-            cancel: &self.cancel,
-        })
-        .unwrap_or(Value::Null)
     }
 }
 
-/// One entry of the register payload's `functions[]`, with the server's field names.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct RegisterEntry<'a> {
-    id: &'a str,
-    name: &'a str,
-    triggers: &'a [Trigger],
-    steps: Value,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    idempotency: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    batch_events: Option<&'a BatchEvents>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    rate_limit: Option<&'a RateLimit>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    throttle: Option<&'a Throttle>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    singleton: Option<&'a Singleton>,
-    #[serde(skip_serializing_if = "<[_]>::is_empty")]
-    concurrency: &'a [Concurrency],
-    #[serde(skip_serializing_if = "Option::is_none")]
-    debounce: Option<&'a Debounce>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    priority: Option<&'a Priority>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    timeouts: Option<&'a Timeouts>,
-    #[serde(skip_serializing_if = "<[_]>::is_empty")]
-    cancel: &'a [Cancel],
+/// The single `"step"` step SDKs register: the URL the server calls, and the retries.
+pub(crate) fn step_config(
+    url: &str,
+    composite: &str,
+    retries: Option<u32>,
+) -> BTreeMap<String, StepConfig> {
+    let step = StepConfig {
+        id: "step".into(),
+        name: "step".into(),
+        runtime: StepRuntime {
+            kind: "http".into(),
+            url: format!("{url}?fnId={composite}&stepId=step"),
+        },
+        retries: retries.map(|attempts| StepRetries { attempts }),
+    };
+    BTreeMap::from([("step".to_string(), step)])
 }
 
 /// A problem with a duration option, if any (bounds in seconds).
@@ -611,7 +446,7 @@ pub struct FunctionFailed {
 
 /// The raw input the engine gives a handler.
 pub(crate) struct RawInput {
-    pub events: Vec<Value>,
+    pub events: Vec<Event>,
     pub step: Step,
     pub run_id: String,
     pub attempt: u32,
@@ -650,21 +485,19 @@ where
         async move {
             let mut events = Vec::with_capacity(input.events.len());
             for (index, raw) in input.events.iter().enumerate() {
-                let name = raw.get("name").and_then(Value::as_str).unwrap_or("?");
                 let what = if index == 0 {
-                    format!("event `{name}`")
+                    format!("event `{}`", raw.name)
                 } else {
-                    format!("event {index} (`{name}`)")
+                    format!("event {index} (`{}`)", raw.name)
                 };
-                let event: Event<T> = decode(raw, &what).map_err(Error::non_retriable)?;
-                events.push(event);
+                events.push(typed_event(raw, &what)?);
             }
             // `Ctx::event` is the first event; decode it again rather than require `T: Clone`.
             let first = input
                 .events
                 .first()
                 .ok_or_else(|| Error::non_retriable("the request carries no event"))?;
-            let event: Event<T> = decode(first, "the event").map_err(Error::non_retriable)?;
+            let event: Event<T> = typed_event(first, "the event")?;
             let ctx = Ctx {
                 event,
                 events,
@@ -678,6 +511,31 @@ where
             })
         }
         .boxed()
+    })
+}
+
+/// An event with its data decoded as `T`; a payload that does not fit is a non-retriable
+/// error naming the field.
+fn typed_event<T: DeserializeOwned>(raw: &Event, what: &str) -> Result<Event<T>, Error> {
+    let data: T = serde_path_to_error::deserialize(&raw.data).map_err(|error| {
+        let path = error.path().to_string();
+        let at = if path == "." {
+            "data".to_string()
+        } else {
+            format!("data.{path}")
+        };
+        Error::non_retriable(format!(
+            "{what} does not fit the expected type at `{at}`: {}",
+            error.into_inner()
+        ))
+    })?;
+    Ok(Event {
+        name: raw.name.clone(),
+        data,
+        id: raw.id.clone(),
+        ts: raw.ts,
+        v: raw.v.clone(),
+        user: raw.user.clone(),
     })
 }
 

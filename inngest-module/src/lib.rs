@@ -49,13 +49,17 @@ mod hooks;
 pub mod metrics;
 mod module;
 mod options;
-pub mod protocol;
 mod registry;
 mod serve;
 mod service;
-pub mod signature;
 mod step;
 mod trace;
+
+/// The wire protocol, typed once ([`inngest_protocol`]): execution requests, ops, the
+/// register payload and function config, errors, events, step ids.
+pub use inngest_protocol as protocol;
+/// Request signatures and signing-key hashes.
+pub use inngest_protocol::signature;
 
 pub use error::{Error, Result, RetryAfter, StepError};
 pub use event::{Event, IntoEvents};

@@ -5,12 +5,11 @@ use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
 use framework::{Discovered, Discovery, short_type_name};
-use serde_json::{Value, json};
 
-use crate::function::{Function, FunctionOptions, Handler};
+use crate::function::{Function, FunctionOptions, Handler, step_config};
 use crate::hooks::{HookList, InngestHook, SyncInfo, SyncKind};
 use crate::options::{ExecutorKind, InngestOptions};
-use crate::protocol;
+use crate::protocol::{self, Capabilities, FunctionConfig, RegisterRequest, Trigger};
 use crate::service::InngestService;
 
 /// The server's default retry count when a function sets none.
@@ -201,7 +200,7 @@ impl Registry {
     }
 
     /// The `functions[]` of the register payload, with step URLs under `url`.
-    pub fn function_configs(&self, url: &str) -> Vec<Value> {
+    pub fn function_configs(&self, url: &str) -> Vec<FunctionConfig> {
         let app_id = &self.options.app_id;
         let mut configs = Vec::new();
         for (options, has_failure) in self
@@ -210,45 +209,43 @@ impl Registry {
             .map(|s| s.definitions.as_slice())
             .unwrap_or_default()
         {
-            configs.push(options.to_register(app_id, url));
+            configs.push(options.to_config(app_id, url));
             if *has_failure {
                 let composite = format!("{app_id}-{}", options.id);
                 let failure = format!("{composite}-failure");
                 let name = options.name.clone().unwrap_or_else(|| options.id.clone());
-                configs.push(json!({
-                    "id": failure,
-                    "name": format!("{name} (failure)"),
-                    "triggers": [{
-                        "event": "inngest/function.failed",
-                        "expression": format!("event.data.function_id == '{composite}'"),
+                configs.push(FunctionConfig {
+                    name: format!("{name} (failure)"),
+                    triggers: vec![Trigger::Event {
+                        event: "inngest/function.failed".into(),
+                        expression: Some(format!("event.data.function_id == '{composite}'")),
                     }],
-                    "steps": { "step": {
-                        "id": "step",
-                        "name": "step",
-                        "runtime": { "type": "http", "url": format!("{url}?fnId={failure}&stepId=step") },
-                        "retries": { "attempts": 1 },
-                    }},
-                }));
+                    steps: step_config(url, &failure, Some(1)),
+                    id: failure,
+                    ..FunctionConfig::default()
+                });
             }
         }
         configs
     }
 
     /// The body of `POST /fn/register`.
-    pub fn register_payload(&self, url: &str) -> Value {
-        let mut payload = json!({
-            "url": url,
-            "v": "0.1",
-            "deployType": "ping",
-            "sdk": protocol::SDK,
-            "framework": protocol::FRAMEWORK,
-            "appName": self.options.app_id,
-            "functions": self.function_configs(url),
-            "capabilities": { "trust_probe": "v1", "connect": "v1" },
-        });
-        if let Some(version) = &self.options.app_version {
-            payload["appVersion"] = json!(version);
+    pub fn register_payload(&self, url: &str) -> RegisterRequest {
+        RegisterRequest {
+            url: url.to_string(),
+            v: "0.1".into(),
+            deploy_type: "ping".into(),
+            sdk: protocol::SDK.into(),
+            framework: protocol::FRAMEWORK.into(),
+            app_name: self.options.app_id.clone(),
+            app_version: self.options.app_version.clone(),
+            functions: self.function_configs(url),
+            capabilities: Some(Capabilities {
+                trust_probe: Some("v1".into()),
+                connect: Some("v1".into()),
+                in_band_sync: None,
+            }),
+            feature_observations: None,
         }
-        payload
     }
 }

@@ -18,7 +18,8 @@ use crate::engine::{Execution, SharedState, drive};
 use crate::error::Error;
 use crate::function::RawInput;
 use crate::hooks::{RunInfo, RunStatus, StepInfo};
-use crate::protocol::{self, ExecutionRequest, headers};
+use crate::protocol::introspection::{Authenticated, InBandSync, Introspection};
+use crate::protocol::{self, Capabilities, ExecutionRequest, headers};
 use crate::registry::Registry;
 use crate::signature::{self, SignatureError, key_hash_without_prefix, sha256_hex};
 use crate::step::Step;
@@ -41,6 +42,10 @@ struct Reply {
 
 impl Reply {
     fn json(status: StatusCode, value: &Value) -> Self {
+        Self::typed(status, value)
+    }
+
+    fn typed(status: StatusCode, value: &impl serde::Serialize) -> Self {
         Self {
             status,
             body: serde_json::to_vec(value).unwrap_or_default(),
@@ -208,19 +213,22 @@ fn introspect(
 ) -> (Reply, Option<String>) {
     let options = &registry.options;
     let signed = request_headers.contains_key(headers::SIGNATURE);
-    let mode = if options.is_dev() { "dev" } else { "cloud" };
-    let mut value = json!({
-        "authentication_succeeded": Value::Null,
-        "capabilities": { "trust_probe": "v1", "connect": "v1", "in_band_sync": "v1" },
-        "function_count": registry.function_count(),
-        "has_event_key": options.event_key.is_some(),
-        "has_signing_key": options.signing_key.is_some(),
-        "has_signing_key_fallback": options.signing_key_fallback.is_some(),
-        "mode": mode,
-        "schema_version": protocol::SCHEMA_VERSION,
-    });
+    let mut value = Introspection {
+        has_event_key: options.event_key.is_some(),
+        has_signing_key: options.signing_key.is_some(),
+        has_signing_key_fallback: Some(options.signing_key_fallback.is_some()),
+        function_count: registry.function_count(),
+        mode: if options.is_dev() { "dev" } else { "cloud" }.into(),
+        schema_version: protocol::SCHEMA_VERSION.into(),
+        capabilities: Some(Capabilities {
+            trust_probe: Some("v1".into()),
+            connect: Some("v1".into()),
+            in_band_sync: Some("v1".into()),
+        }),
+        ..Introspection::default()
+    };
     if options.is_dev() || !signed {
-        return (Reply::json(StatusCode::OK, &value), None);
+        return (Reply::typed(StatusCode::OK, &value), None);
     }
     let key = match authenticate(registry, request_headers, body) {
         Ok(key) => key,
@@ -228,39 +236,25 @@ fn introspect(
     };
     let hash =
         |key: &Option<framework::Secret>| key.as_ref().map(|k| key_hash_without_prefix(k.expose()));
-    if let Some(object) = value.as_object_mut() {
-        object.insert("authentication_succeeded".into(), json!(true));
-        object.insert("api_origin".into(), json!(options.api_origin().as_str()));
-        object.insert("app_id".into(), json!(options.app_id));
-        object.insert("env".into(), json!(options.environment));
-        object.insert(
-            "event_api_origin".into(),
-            json!(options.event_api_origin().as_str()),
-        );
-        object.insert(
-            "event_key_hash".into(),
-            json!(options.event_key.as_ref().map(|k| sha256_hex(k.expose()))),
-        );
-        object.insert("framework".into(), json!(protocol::FRAMEWORK));
-        object.insert("sdk_language".into(), json!(protocol::SDK_LANGUAGE));
-        object.insert("sdk_version".into(), json!(protocol::SDK_VERSION));
-        object.insert(
-            "serve_origin".into(),
-            json!(
-                options
-                    .serve_origin
-                    .as_ref()
-                    .map(|u| u.as_str().trim_end_matches('/'))
-            ),
-        );
-        object.insert("serve_path".into(), json!(options.serve_path));
-        object.insert("signing_key_hash".into(), json!(hash(&options.signing_key)));
-        object.insert(
-            "signing_key_fallback_hash".into(),
-            json!(hash(&options.signing_key_fallback)),
-        );
-    }
-    (Reply::json(StatusCode::OK, &value), key)
+    value.authentication_succeeded = Some(true);
+    value.authenticated = Some(Authenticated {
+        api_origin: Some(options.api_origin().to_string()),
+        app_id: options.app_id.clone(),
+        env: options.environment.clone(),
+        event_api_origin: Some(options.event_api_origin().to_string()),
+        event_key_hash: options.event_key.as_ref().map(|k| sha256_hex(k.expose())),
+        framework: Some(protocol::FRAMEWORK.into()),
+        sdk_language: Some(protocol::SDK_LANGUAGE.into()),
+        sdk_version: Some(protocol::SDK_VERSION.into()),
+        serve_origin: options
+            .serve_origin
+            .as_ref()
+            .map(|u| u.as_str().trim_end_matches('/').to_string()),
+        serve_path: Some(options.serve_path.clone()),
+        signing_key_fallback_hash: hash(&options.signing_key_fallback),
+        signing_key_hash: hash(&options.signing_key),
+    });
+    (Reply::typed(StatusCode::OK, &value), key)
 }
 
 /// The URL to register: `serve_origin` (or the request's `Host`) plus the served path.
@@ -363,21 +357,16 @@ fn in_band_sync(
     uri: &axum::http::Uri,
     body: &[u8],
 ) -> Reply {
-    let parsed: Option<Value> = serde_json::from_slice(body).ok();
-    let url = match parsed.as_ref().and_then(Value::as_object) {
-        Some(object) if object.len() == 1 && object.get("url").is_some_and(Value::is_string) => {
-            object
-                .get("url")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string()
-        }
-        _ => {
-            return Reply::json(
-                StatusCode::BAD_REQUEST,
-                &json!({ "code": "invalid_request", "message": "an in-band sync body must be exactly {\"url\": \"<app url>\"}" }),
-            );
-        }
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct InBandRequest {
+        url: String,
+    }
+    let Ok(InBandRequest { url }) = serde_json::from_slice(body) else {
+        return Reply::json(
+            StatusCode::BAD_REQUEST,
+            &json!({ "code": "invalid_request", "message": "an in-band sync body must be exactly {\"url\": \"<app url>\"}" }),
+        );
     };
     let options = &registry.options;
     let url = match &options.serve_origin {
@@ -385,23 +374,28 @@ fn in_band_sync(
         None => url,
     };
     let (introspection, _) = introspect(registry, request_headers, body);
-    let inspection: Value = serde_json::from_slice(&introspection.body).unwrap_or(Value::Null);
-    let value = json!({
-        "app_id": options.app_id,
-        "appVersion": options.app_version,
-        "capabilities": { "trust_probe": "v1", "connect": "v1" },
-        "env": options.environment,
-        "framework": protocol::FRAMEWORK,
-        "functions": registry.function_configs(&url),
-        "inspection": inspection,
-        "platform": Value::Null,
-        "sdk_author": "inngest",
-        "sdk_language": protocol::SDK_LANGUAGE,
-        "sdk_version": protocol::SDK_VERSION,
-        "sdk": protocol::SDK,
-        "url": url,
-    });
-    Reply::json(StatusCode::OK, &value).header(headers::SYNC_KIND, "in_band")
+    let inspection: Introspection = serde_json::from_slice(&introspection.body).unwrap_or_default();
+    let value = InBandSync {
+        app_id: options.app_id.clone(),
+        app_version: options.app_version.clone(),
+        capabilities: Some(Capabilities {
+            trust_probe: Some("v1".into()),
+            connect: Some("v1".into()),
+            in_band_sync: None,
+        }),
+        env: options.environment.clone(),
+        feature_observations: None,
+        framework: protocol::FRAMEWORK.into(),
+        functions: registry.function_configs(&url),
+        inspection,
+        platform: None,
+        sdk_author: "inngest".into(),
+        sdk_language: protocol::SDK_LANGUAGE.into(),
+        sdk_version: protocol::SDK_VERSION.into(),
+        sdk: protocol::SDK.into(),
+        url,
+    };
+    Reply::typed(StatusCode::OK, &value).header(headers::SYNC_KIND, "in_band")
 }
 
 /// `POST {api}/fn/register`. Returns `modified`, or the status and message to answer with.
@@ -577,7 +571,7 @@ async fn hydrate(registry: &Registry, request: &mut ExecutionRequest) -> Result<
     let steps = fetch(format!("v0/runs/{run_id}/actions")).await?;
     request.events =
         serde_json::from_value(events).map_err(|e| format!("run events from the API: {e}"))?;
-    request.event = request.events.first().cloned().unwrap_or(Value::Null);
+    request.event = request.events.first().cloned().unwrap_or_default();
     request.steps =
         serde_json::from_value(steps).map_err(|e| format!("run steps from the API: {e}"))?;
     Ok(())
@@ -601,7 +595,7 @@ async fn run(
     let span = match registry.trace() {
         Some(settings) => {
             let event = request.events.first().unwrap_or(&request.event);
-            crate::trace::run_span(settings, &info, event, request_headers)
+            crate::trace::run_span(settings, &info, &event.data, request_headers)
         }
         None => tracing::Span::none(),
     };
@@ -647,18 +641,18 @@ async fn run(
         Execution::Failed(error) => failure_reply(&error),
         Execution::Ops(ops) => {
             if let [op] = ops.as_slice() {
-                reported_op = Some(op.op.as_str());
+                reported_op = op.op.static_name();
                 reported_step = Some((op.display_name.clone(), op.id.clone()));
             } else {
                 reported_op = Some("StepPlanned");
             }
             (
-                Reply::json(StatusCode::PARTIAL_CONTENT, &json!(ops)),
+                Reply::typed(StatusCode::PARTIAL_CONTENT, &ops),
                 RunStatus::Continuing,
             )
         }
         Execution::StepRan(outcome) => {
-            let op_name = match outcome.op.op {
+            let op_name = match &outcome.op.op {
                 protocol::Opcode::StepRun => "StepRun",
                 protocol::Opcode::StepError => "StepError",
                 _ => "StepFailed",
@@ -670,7 +664,7 @@ async fn run(
             reported_op = Some(op_name);
             reported_step = Some((outcome.op.display_name.clone(), outcome.op.id.clone()));
             hooks.each(|hook| hook.on_step_end(&info, &step_info, outcome.elapsed));
-            let mut reply = Reply::json(StatusCode::PARTIAL_CONTENT, &json!([outcome.op]));
+            let mut reply = Reply::typed(StatusCode::PARTIAL_CONTENT, &[&outcome.op]);
             if let Some(no_retry) = outcome.no_retry {
                 reply
                     .headers

@@ -21,7 +21,9 @@ use serde_json::{Value, json};
 use crate::engine::{SharedState, StepIdentity, StepOutcome, found};
 use crate::error::{Error, StepError};
 use crate::event::{Event, IntoEvents, decode};
-use crate::protocol::{Memo, Op, OpData, Opcode, Timing, Userland, format_duration};
+use crate::protocol::{
+    InvokePayload, Memo, Op, OpData, OpOptions, Opcode, Timing, Userland, format_duration,
+};
 use crate::service::InngestService;
 
 /// The step tools of one execution. Cheap to clone.
@@ -141,7 +143,7 @@ fn from_memo<T: DeserializeOwned>(identity: &StepIdentity, value: &Value) -> Res
 }
 
 /// An op reported as it is (not a run step): `data` is `null`, as the server expects.
-fn reported_op(identity: &StepIdentity, op: Opcode, name: Option<String>, opts: Value) -> Op {
+fn reported_op(identity: &StepIdentity, op: Opcode, name: Option<String>, opts: OpOptions) -> Op {
     Op {
         id: identity.hash.clone(),
         op,
@@ -209,8 +211,14 @@ impl Step {
             _ => {}
         }
         let (name, opts) = match kind {
-            Some((name, kind)) => (name.to_string(), json!({ "type": kind })),
-            None => (identity.id.clone(), json!({})),
+            Some((name, kind)) => (
+                name.to_string(),
+                OpOptions {
+                    kind: Some(kind.into()),
+                    ..OpOptions::default()
+                },
+            ),
+            None => (identity.id.clone(), OpOptions::default()),
         };
         let planned = Op {
             id: identity.hash.clone(),
@@ -282,7 +290,7 @@ impl Step {
                         } else {
                             OpData::Null
                         },
-                        error: Some(error.to_value()),
+                        error: Some(error.to_error_body()),
                         timing,
                         ..planned
                     },
@@ -337,7 +345,7 @@ impl Step {
         if self.state.memo(&identity.hash).is_some() {
             return Ok(());
         }
-        let op = reported_op(&identity, Opcode::Sleep, Some(name), json!({}));
+        let op = reported_op(&identity, Opcode::Sleep, Some(name), OpOptions::default());
         found(&self.state, op, false).await;
         std::future::pending().await
     }
@@ -359,17 +367,12 @@ impl Step {
                 Some(Memo::Error(error)) => return Err(Error::Step(StepError::from_memo(error))),
                 _ => {}
             }
-            let mut opts = serde_json::Map::new();
-            opts.insert("timeout".into(), Value::String(wait.timeout));
-            if let Some(expression) = wait.expression {
-                opts.insert("if".into(), Value::String(expression));
-            }
-            let op = reported_op(
-                &identity,
-                Opcode::WaitForEvent,
-                Some(wait.event),
-                Value::Object(opts),
-            );
+            let opts = OpOptions {
+                timeout: Some(wait.timeout),
+                condition: wait.expression,
+                ..OpOptions::default()
+            };
+            let op = reported_op(&identity, Opcode::WaitForEvent, Some(wait.event), opts);
             found(&self.state, op, false).await;
             std::future::pending().await
         }
@@ -427,13 +430,16 @@ impl Step {
             } else {
                 format!("{}-{}", self.app_id, invoke.function_id)
             };
-            let mut opts = serde_json::Map::new();
-            opts.insert("payload".into(), json!({ "data": invoke.data }));
-            opts.insert("function_id".into(), Value::String(function_id));
-            if let Some(timeout) = invoke.timeout {
-                opts.insert("timeout".into(), Value::String(timeout));
-            }
-            let op = reported_op(&identity, Opcode::InvokeFunction, None, Value::Object(opts));
+            let opts = OpOptions {
+                payload: Some(InvokePayload {
+                    data: invoke.data,
+                    ..InvokePayload::default()
+                }),
+                function_id: Some(function_id),
+                timeout: invoke.timeout,
+                ..OpOptions::default()
+            };
+            let op = reported_op(&identity, Opcode::InvokeFunction, None, opts);
             found(&self.state, op, false).await;
             std::future::pending().await
         }
@@ -469,7 +475,9 @@ pub enum StepDuration {
 impl StepDuration {
     fn to_wire(&self) -> Result<String, String> {
         match self {
-            StepDuration::Text(text) => crate::protocol::parse_duration(text).map(|_| text.clone()),
+            StepDuration::Text(text) => crate::protocol::parse_duration(text)
+                .map(|_| text.clone())
+                .map_err(|e| e.to_string()),
             StepDuration::Duration(duration) => Ok(format_duration(*duration)),
         }
     }

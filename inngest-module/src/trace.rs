@@ -37,10 +37,10 @@ impl TraceSettings {
     }
 }
 
-/// The context a run's events carry in `data.<field>`: the W3C shape
+/// The context an event's data carries in `<field>`: the W3C shape
 /// `{traceparent, tracestate}` or the nestjs-inngest shape `{traceId, spanId, traceFlags}`.
-pub(crate) fn event_context(event: &Value, field: &str) -> Option<Context> {
-    let carried = event.get("data")?.get(field)?.as_object()?;
+pub(crate) fn event_context(data: &Value, field: &str) -> Option<Context> {
+    let carried = data.get(field)?.as_object()?;
     let context = if let Some(parent) = carried.get("traceparent").and_then(Value::as_str) {
         framework::telemetry::extract_w3c(parent, carried.get("tracestate").and_then(Value::as_str))
     } else {
@@ -76,7 +76,7 @@ fn header_context(headers: &HeaderMap) -> Option<Context> {
 pub(crate) fn run_span(
     settings: &TraceSettings,
     run: &RunInfo,
-    event: &Value,
+    event_data: &Value,
     headers: &HeaderMap,
 ) -> Span {
     let span = tracing::info_span!(
@@ -94,7 +94,7 @@ pub(crate) fn run_span(
     );
     // The parent is always set explicitly, so whatever span is current (e.g. an HTTP
     // server span) never decides which trace a run joins.
-    let from_event = event_context(event, &settings.field);
+    let from_event = event_context(event_data, &settings.field);
     let from_header = header_context(headers);
     let parent = match (from_event, from_header) {
         (Some(parent), header) => {
@@ -190,7 +190,7 @@ mod tests {
             "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
             "tracestate": "vendor=1"
         }}});
-        let context = event_context(&w3c, "traceContext").expect("w3c");
+        let context = event_context(&w3c["data"], "traceContext").expect("w3c");
         let span = context.span();
         assert_eq!(
             span.span_context().trace_id().to_string(),
@@ -207,7 +207,7 @@ mod tests {
             "spanId": "00f067aa0ba902b7",
             "traceFlags": 1
         }}});
-        let context = event_context(&nest, "traceContext").expect("nestjs shape");
+        let context = event_context(&nest["data"], "traceContext").expect("nestjs shape");
         assert_eq!(
             context.span().span_context().span_id().to_string(),
             "00f067aa0ba902b7"
@@ -223,7 +223,10 @@ mod tests {
                 "traceparent": "00-00000000000000000000000000000000-00f067aa0ba902b7-01"
             } } }),
         ] {
-            assert!(event_context(&bad, "traceContext").is_none(), "{bad}");
+            assert!(
+                event_context(&bad["data"], "traceContext").is_none(),
+                "{bad}"
+            );
         }
     }
 }

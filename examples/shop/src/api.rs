@@ -57,7 +57,7 @@ pub(crate) fn new_id(prefix: &str) -> String {
 
 /// Reports `field` unless `text` is a duration Inngest accepts (`"30s"`, `"1m"`, `"3d"`).
 pub(crate) fn check_duration(problems: &mut framework::SectionProblems, field: &str, text: &str) {
-    if let Err(message) = inngest_module::protocol::parse_duration(text) {
-        problems.add(field, message);
+    if let Err(error) = inngest_module::protocol::parse_duration(text) {
+        problems.add(field, error.to_string());
     }
 }

@@ -102,7 +102,7 @@ impl Probe {
             .run("slow", || async move {
                 self.append(probe_id, "slow-started")?;
                 let work = inngest_module::protocol::parse_duration(&self.config.slow_step)
-                    .map_err(Error::non_retriable)?;
+                    .map_err(|e| Error::non_retriable(e.to_string()))?;
                 tokio::time::sleep(work).await;
                 self.append(probe_id, "slow-done")
             })

@@ -175,11 +175,20 @@ async fn register(
         .and_then(Value::as_str)
         .unwrap_or("app")
         .to_string();
-    let functions = payload
+    let functions: Vec<crate::protocol::FunctionConfig> = match payload
         .get("functions")
-        .and_then(Value::as_array)
         .cloned()
-        .unwrap_or_default();
+        .map(serde_json::from_value)
+        .transpose()
+    {
+        Ok(functions) => functions.unwrap_or_default(),
+        Err(error) => {
+            return json_reply(
+                StatusCode::BAD_REQUEST,
+                json!({"ok": false, "status": 400, "error": format!("the app `{app_id}` cannot be registered: {error}")}),
+            );
+        }
+    };
     let transport = Arc::new(Http::new(
         executor.http_client().clone(),
         url.clone(),

@@ -287,11 +287,15 @@ impl Executor {
         &self,
         app_id: &str,
         transport: Arc<dyn Transport>,
-        configs: &[Value],
+        configs: &[crate::protocol::FunctionConfig],
     ) -> Result<usize, ExecutorError> {
         let mut parsed = Vec::new();
         let mut problems = Vec::new();
-        for config in configs {
+        let configs: Vec<Value> = configs
+            .iter()
+            .map(|config| serde_json::to_value(config).unwrap_or_default())
+            .collect();
+        for config in &configs {
             match FunctionDef::parse(app_id, config, Arc::clone(&transport)) {
                 Ok(function) => parsed.push(Arc::new(function)),
                 Err(problem) => problems.push(problem),

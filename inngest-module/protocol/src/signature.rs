@@ -1,24 +1,19 @@
-//! Request signatures and key hashing (PROTOCOL.md §5).
+//! Request signatures and signing-key hashes.
 //!
 //! - A request is signed `X-Inngest-Signature: t=<unix s>&s=<hex>` with
 //!   `HMAC-SHA256(key = ASCII of the key without its "signkey-<env>-" prefix, msg = body ++ t)`,
 //!   over the body's JCS (RFC 8785) form.
 //! - The bearer token for API calls is `prefix + hex(SHA-256(hex-decoded key))`.
 
-use std::sync::LazyLock;
-
 use hmac::{Hmac, KeyInit, Mac};
-use regex::Regex;
 use sha2::{Digest, Sha256};
+
+use crate::step_id::lower_hex;
 
 type HmacSha256 = Hmac<Sha256>;
 
 /// How far a signature's timestamp may be from now, either way.
 pub const SIGNATURE_WINDOW_SECS: i64 = 5 * 60;
-
-static PREFIX: LazyLock<Option<Regex>> = LazyLock::new(|| Regex::new(r"^signkey-\w+-").ok());
-static KEY_FORMAT: LazyLock<Option<Regex>> =
-    LazyLock::new(|| Regex::new(r"^signkey-[A-Za-z0-9_]+-[0-9a-fA-F]+$").ok());
 
 /// Why a signature was rejected. None of the variants carries key material.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -44,24 +39,43 @@ pub enum SignatureError {
     NoKey,
 }
 
+/// The length of the `signkey-<env>-` prefix of `key` (0 when it has none): `signkey-`, a
+/// word of ASCII letters, digits or `_`, then `-`.
+fn prefix_len(key: &str) -> usize {
+    let Some(rest) = key.strip_prefix("signkey-") else {
+        return 0;
+    };
+    let env = rest
+        .bytes()
+        .take_while(|b| b.is_ascii_alphanumeric() || *b == b'_')
+        .count();
+    if env > 0 && rest.as_bytes().get(env) == Some(&b'-') {
+        "signkey-".len() + env + 1
+    } else {
+        0
+    }
+}
+
 /// `true` when `key` has the `signkey-<env>-<hex>` shape.
+///
+/// ```
+/// use inngest_protocol::signature::is_well_formed_key;
+/// assert!(is_well_formed_key("signkey-prod-0a1b"));
+/// assert!(!is_well_formed_key("signkey-prod-xyz"));
+/// ```
 pub fn is_well_formed_key(key: &str) -> bool {
-    KEY_FORMAT.as_ref().is_some_and(|re| re.is_match(key))
+    let prefix = prefix_len(key);
+    let hex = &key[prefix..];
+    prefix > 0 && !hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// The key without its `signkey-<env>-` prefix.
 pub fn strip_prefix(key: &str) -> &str {
-    match PREFIX.as_ref().and_then(|re| re.find(key)) {
-        Some(found) => &key[found.end()..],
-        None => key,
-    }
+    &key[prefix_len(key)..]
 }
 
 fn prefix(key: &str) -> &str {
-    match PREFIX.as_ref().and_then(|re| re.find(key)) {
-        Some(found) => &key[..found.end()],
-        None => "",
-    }
+    &key[..prefix_len(key)]
 }
 
 /// The bearer token for API calls: the prefix plus the hex SHA-256 of the hex-decoded key
@@ -70,7 +84,7 @@ fn prefix(key: &str) -> &str {
 /// ```
 /// let key = "signkey-test-8ee2262a15e8d3c42d6a840db7af3de2aab08ef632b32a37a687f24b34dba3ff";
 /// assert_eq!(
-///     inngest_module::signature::hashed_key(key),
+///     inngest_protocol::signature::hashed_key(key),
 ///     "signkey-test-e4bf4a2e7f55c7eb954b6e72f8f69628fbc409fe7da6d0f6958770987dcf0e02"
 /// );
 /// ```
@@ -80,7 +94,7 @@ pub fn hashed_key(key: &str) -> String {
         Ok(bytes) => Sha256::digest(&bytes),
         Err(_) => Sha256::digest(stripped.as_bytes()),
     };
-    format!("{}{}", prefix(key), hex::encode(digest))
+    format!("{}{}", prefix(key), lower_hex(&digest))
 }
 
 /// The hex SHA-256 of the key without its prefix (introspection's `signing_key_hash`).
@@ -90,7 +104,7 @@ pub fn key_hash_without_prefix(key: &str) -> String {
 
 /// The hex SHA-256 of a string (introspection's `event_key_hash`).
 pub fn sha256_hex(text: &str) -> String {
-    hex::encode(Sha256::digest(text.as_bytes()))
+    lower_hex(&Sha256::digest(text.as_bytes()))
 }
 
 fn mac(key: &str, body: &[u8], timestamp: &str) -> HmacSha256 {
@@ -105,8 +119,8 @@ fn mac(key: &str, body: &[u8], timestamp: &str) -> HmacSha256 {
 
 /// The hex signature of `body` at `timestamp` (no canonicalization: used for responses).
 pub fn sign(key: &str, body: &[u8], timestamp: i64) -> String {
-    hex::encode(
-        mac(key, body, &timestamp.to_string())
+    lower_hex(
+        &mac(key, body, &timestamp.to_string())
             .finalize()
             .into_bytes(),
     )
@@ -149,7 +163,9 @@ pub fn verify(
     };
     let seconds: i64 = timestamp.parse().map_err(|_| SignatureError::Malformed)?;
     let expected = hex::decode(signature).map_err(|_| SignatureError::Malformed)?;
-    if (now - seconds).abs() > SIGNATURE_WINDOW_SECS {
+    // Checked: a timestamp near i64::MIN or MAX must not overflow the subtraction.
+    let skew = now.checked_sub(seconds).map(i64::unsigned_abs);
+    if skew.is_none_or(|skew| skew > SIGNATURE_WINDOW_SECS.unsigned_abs()) {
         return Err(SignatureError::Expired);
     }
     // The server signs canonical JSON, so the raw bytes usually match; the JCS form is
@@ -240,6 +256,13 @@ mod tests {
             verify(Some(&header), b"{}", &[], 1000),
             Err(SignatureError::NoKey)
         );
+        for extreme in [i64::MIN, i64::MAX] {
+            let header = format!("t={extreme}&s=00");
+            assert_eq!(
+                verify(Some(&header), b"{}", &[KEY], 1000),
+                Err(SignatureError::Expired)
+            );
+        }
     }
 
     #[test]
@@ -247,6 +270,9 @@ mod tests {
         assert!(is_well_formed_key(KEY));
         assert!(!is_well_formed_key("signkey-test-xyz"));
         assert!(!is_well_formed_key("8ee2262a"));
+        assert!(!is_well_formed_key("signkey--00"));
+        assert!(!is_well_formed_key("signkey-test-"));
+        assert_eq!(strip_prefix("plainkey"), "plainkey");
         assert_eq!(strip_prefix(KEY), &KEY["signkey-test-".len()..]);
         assert_eq!(
             hashed_key(KEY),
