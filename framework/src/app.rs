@@ -451,13 +451,25 @@ impl Prepared {
     /// Binds the listener and serves in the background. If that fails after the start-up
     /// hooks ran, the shutdown hooks run too, so resources they opened are released.
     pub(crate) async fn start(self) -> Result<RunningApp, Error> {
-        match self.listen().await {
-            Ok((router, listener, local)) => Ok(self.serve(router, listener, local)),
+        let listened = match self.listen().await {
+            Ok(listened) => listened,
             Err(error) => {
                 run_shutdown_hooks(&self.container, self.server.hook_timeout).await;
-                Err(error)
+                return Err(error);
             }
+        };
+        // The port is ours: work that must run only in a process that serves starts now.
+        if let Err(error) = self
+            .container
+            .run_hooks(Phase::ApplicationListening, self.server.hook_timeout)
+            .await
+        {
+            drop(listened);
+            run_shutdown_hooks(&self.container, self.server.hook_timeout).await;
+            return Err(error);
         }
+        let (router, listener, local) = listened;
+        Ok(self.serve(router, listener, local))
     }
 
     async fn listen(&self) -> Result<(Router, TcpListener, SocketAddr), Error> {

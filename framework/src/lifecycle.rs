@@ -15,6 +15,11 @@ pub enum Phase {
     ModuleInit,
     /// After every `on_module_init`, before the server starts listening.
     ApplicationBootstrap,
+    /// Once the listener is bound (the port is this process's), just before it accepts
+    /// connections. Start background work that must not run in a process that cannot serve
+    /// (a second instance on the same port fails before this phase). Not run by
+    /// `TestingModule::build` alone, which binds nothing; `TestApp::start` runs it.
+    ApplicationListening,
     /// After a shutdown signal, once in-flight requests have finished.
     BeforeApplicationShutdown,
     /// After `before_application_shutdown`.
@@ -38,6 +43,7 @@ impl Phase {
         match self {
             Phase::ModuleInit => "on_module_init",
             Phase::ApplicationBootstrap => "on_application_bootstrap",
+            Phase::ApplicationListening => "on_application_listening",
             Phase::BeforeApplicationShutdown => "before_application_shutdown",
             Phase::ModuleDestroy => "on_module_destroy",
             Phase::ApplicationShutdown => "on_application_shutdown",

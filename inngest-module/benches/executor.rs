@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use axum::body::Body;
 use axum::http::Request;
 use framework::{Module, Provider, RunningApp, TestingModule};
-use inngest_module::executor::store::RunFilter;
+use inngest_module::executor::RunFilter;
 use inngest_module::executor::transport::Http;
 use inngest_module::{
     Ctx, EmbeddedExecutor, Error, Executor, Function, FunctionOptions, Functions, InngestModule,
@@ -84,17 +84,18 @@ async fn drive(executor: &Executor, send: impl AsyncFn(Vec<Value>), runs: usize)
             .collect();
         send(events).await;
     }
-    while executor.active_runs().unwrap() > 0 {
+    while executor.active_runs().await.unwrap() > 0 {
         assert!(started.elapsed() < LIMIT, "case exceeded {LIMIT:?}");
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let elapsed = started.elapsed();
     let failed = executor
         .runs(&RunFilter {
-            status: Some("Failed".into()),
+            status: Some(inngest_module::executor::RunStatus::Failed),
             limit: Some(1),
             ..Default::default()
         })
+        .await
         .unwrap();
     assert!(failed.is_empty(), "a bench run failed: {failed:?}");
     elapsed
@@ -212,14 +213,13 @@ fn main() {
         report("in-process, SQLite file", runs, elapsed, floor);
 
         // HTTP transport: a second, standalone executor drives the same app over loopback.
-        let http = Executor::open(inngest_module::executor::ExecutorSettings {
-            options: inngest_module::EmbeddedOptions {
+        let http = Executor::open(inngest_module::executor::Settings {
+            options: inngest_module::executor::Options {
                 database: Some(dir.join("http.sqlite3")),
                 max_parallel: 64,
                 ..Default::default()
             },
-            signing_key: None,
-            event_key: None,
+            ..Default::default()
         })
         .unwrap();
         let url = format!("{}/api/inngest", app.base_url());
@@ -233,12 +233,13 @@ fn main() {
             )),
             &registry.function_configs(&url),
         )
+        .await
         .unwrap();
         http.start();
         let elapsed = drive(
             &http,
             async |events| {
-                http.send(events).unwrap();
+                http.send(events).await.unwrap();
             },
             runs,
         )

@@ -8,14 +8,16 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use health_module::{BoxFuture, Check, HealthIndicator};
 use serde_json::{Value, json};
 
+use crate::embedded::EmbeddedExecutor;
 use crate::hooks::SyncKind;
-use crate::module::EmbeddedExecutor;
 use crate::options::ExecutorKind;
 use crate::registry::Registry;
 
 /// How long the reachability request may take (the health module's own per-indicator
 /// timeout applies on top).
 const REACH_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long the embedded executor's store may take to answer a read and a write.
+const STORE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The Inngest health indicator (name `inngest`). Not a readiness indicator: an Inngest
 /// server that is briefly unreachable must not take every replica out of the load balancer
@@ -75,15 +77,18 @@ impl InngestIndicator {
         }
         match self.embedded.kind() {
             ExecutorKind::Embedded => {
-                let running = self
-                    .embedded
-                    .executor()
-                    .is_some_and(crate::executor::Executor::is_running);
+                let store = self.embedded.store_check(STORE_TIMEOUT).await;
+                let healthy = matches!(store, Some(Ok(())));
                 check = check
                     .with("executor", "embedded")
-                    .with("executor_running", running);
-                if !running {
-                    problems.push("the embedded executor is not running".into());
+                    .with("executor_running", healthy);
+                match store {
+                    Some(Ok(())) => {}
+                    Some(Err(problem)) => {
+                        check = check.with("store_error", problem.clone());
+                        problems.push(format!("the embedded executor's store: {problem}"));
+                    }
+                    None => problems.push("the embedded executor is not running".into()),
                 }
             }
             ExecutorKind::Remote => {

@@ -7,8 +7,9 @@
 //!   function on `serve_path` (default `/api/inngest`).
 //! - [`function`] on methods of `#[injectable]` providers declares functions; the module
 //!   discovers them at start-up.
-//! - [`Executor`]: the embedded executor — functions run with no Inngest server (the
-//!   default in development and test), durably in SQLite, with a runs page.
+//! - `Executor` (feature `embedded`, on by default): the embedded executor of the
+//!   `inngest-executor` crate — functions run with no Inngest server (the default in
+//!   development and test), durably in SQLite, with a runs page.
 //! - [`Step`]: `run`, `sleep`, `sleep_until`, `wait_for_event`, `send_event`, `invoke`,
 //!   memoized and replayed; steps awaited together run in parallel.
 //!
@@ -39,10 +40,10 @@
 //! }
 //! ```
 
+mod embedded;
 mod engine;
 mod error;
 mod event;
-pub mod executor;
 mod function;
 pub mod health;
 mod hooks;
@@ -61,20 +62,25 @@ pub use inngest_protocol as protocol;
 /// Request signatures and signing-key hashes.
 pub use inngest_protocol::signature;
 
+pub use embedded::EmbeddedExecutor;
+#[cfg(feature = "embedded")]
+pub use embedded::{Executor, ExecutorClock};
 pub use error::{Error, Result, RetryAfter, StepError};
 pub use event::{Event, IntoEvents};
-pub use executor::Executor;
 pub use function::{
     BatchEvents, Cancel, Concurrency, ConcurrencyScope, Ctx, Debounce, Function, FunctionFailed,
     FunctionOptions, Functions, Priority, RateLimit, Singleton, SingletonMode, Throttle, Timeouts,
     Trigger,
 };
 pub use hooks::{Hooks, InngestHook, RunInfo, RunStatus, StepInfo, SyncInfo, SyncKind};
+/// The embedded executor (feature `embedded`): runs, statuses, filters and transports.
+#[cfg(feature = "embedded")]
+pub use inngest_executor as executor;
 pub use inngest_module_macros::{
     batch, cancel_on, concurrency, debounce, function, idempotency, on_cron, on_event, on_failure,
     priority, rate_limit, retries, singleton, throttle, timeouts,
 };
-pub use module::{EmbeddedExecutor, InngestModule, MODULE_NAME};
+pub use module::{InngestModule, MODULE_NAME};
 pub use options::{
     DevMode, ENV_ALIASES, EmbeddedOptions, ExecutorKind, ExecutorTraceparent, InngestOptions,
     MountOption, SendOptions, TracingOptions, is_slug,

@@ -6,8 +6,7 @@ use std::sync::Arc;
 
 use framework::{BoxError, Config, Dependencies, Discovery, Environment, Module, Phase, Provider};
 
-use crate::executor::transport::InProcess;
-use crate::executor::{Executor, ExecutorSettings};
+use crate::embedded::{EmbeddedExecutor, Selection};
 use crate::options::ExecutorKind;
 use framework::config::ServerConfig;
 use framework::telemetry::TelemetryConfig;
@@ -143,25 +142,19 @@ impl InngestModule {
                 );
             },
         );
-        let embedded = Provider::try_factory(
-            |(registry, env, server): (
-                Arc<Registry>,
-                Arc<Environment>,
-                Option<Arc<ServerConfig>>,
-            )| { EmbeddedExecutor::select(registry, *env, server) },
-        )
-        .hook(
-            Phase::ApplicationBootstrap,
-            |this: Arc<EmbeddedExecutor>| async move { this.start() },
-        )
-        .hook(
-            Phase::BeforeApplicationShutdown,
-            |this: Arc<EmbeddedExecutor>| async move {
-                if let Some(executor) = &this.executor {
-                    executor.shutdown(std::time::Duration::from_secs(10)).await;
-                }
-            },
-        );
+        let embedded =
+            Provider::try_factory(|deps: SelectionDeps| EmbeddedExecutor::select(selection(deps)))
+                // Started once the port is bound: a second instance that cannot serve runs nothing.
+                .hook(
+                    Phase::ApplicationListening,
+                    |this: Arc<EmbeddedExecutor>| async move { this.start().await },
+                )
+                .hook(
+                    Phase::BeforeApplicationShutdown,
+                    |this: Arc<EmbeddedExecutor>| async move {
+                        this.stop(std::time::Duration::from_secs(10)).await;
+                    },
+                );
         // The health indicator is discovered only when a health module is present; the
         // metrics hook disables itself without a metrics registry.
         let indicator = Provider::factory(
@@ -187,7 +180,14 @@ impl InngestModule {
                 .contribute::<framework::telemetry::UntracedPaths, _>(|this: &Arc<ServePath>| {
                     vec![this.0.clone()]
                 });
-        Module::new(MODULE_NAME)
+        let module = Module::new(MODULE_NAME);
+        // The embedded executor's clock: the system's; tests override it with
+        // `ExecutorClock::tokio()` to run on a paused tokio clock.
+        #[cfg(feature = "embedded")]
+        let module = module
+            .provider(Provider::value(crate::embedded::ExecutorClock::System))
+            .export::<crate::embedded::ExecutorClock>();
+        module
             .global()
             .provider(untraced)
             .provider(indicator)
@@ -200,10 +200,12 @@ impl InngestModule {
             .routes(
                 |(registry, embedded): (Arc<Registry>, Arc<EmbeddedExecutor>)| {
                     let serve = serve::router(registry);
-                    match &embedded.executor {
-                        Some(executor) => serve.merge(crate::executor::router(executor.clone())),
-                        None => serve,
+                    #[cfg(feature = "embedded")]
+                    if let Some(executor) = embedded.executor() {
+                        return serve.merge(executor.router());
                     }
+                    let _ = embedded;
+                    serve
                 },
             )
             .export::<InngestService>()
@@ -238,126 +240,32 @@ fn collect(registry: &Registry) -> Result<(), BoxError> {
     Ok(())
 }
 
-/// Which executor drives this app's functions; holds the embedded one when it is in use.
-/// Injectable (`Arc<EmbeddedExecutor>`), e.g. to wait for a run in a test.
-pub struct EmbeddedExecutor {
-    executor: Option<Executor>,
-    registry: Arc<Registry>,
-    server: Option<Arc<ServerConfig>>,
-    kind: ExecutorKind,
-    reason: &'static str,
-}
+/// What choosing the executor is given.
+#[cfg(feature = "embedded")]
+type SelectionDeps = (
+    Arc<Registry>,
+    Arc<Environment>,
+    Option<Arc<ServerConfig>>,
+    Arc<crate::embedded::ExecutorClock>,
+);
+#[cfg(not(feature = "embedded"))]
+type SelectionDeps = (Arc<Registry>, Arc<Environment>, Option<Arc<ServerConfig>>);
 
-impl std::fmt::Debug for EmbeddedExecutor {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EmbeddedExecutor")
-            .field("kind", &self.kind)
-            .field("reason", &self.reason)
-            .finish()
+#[cfg(feature = "embedded")]
+fn selection((registry, env, server, clock): SelectionDeps) -> Selection {
+    Selection {
+        registry,
+        env: *env,
+        server,
+        clock: *clock,
     }
 }
 
-impl EmbeddedExecutor {
-    fn select(
-        registry: Arc<Registry>,
-        env: Environment,
-        server: Option<Arc<ServerConfig>>,
-    ) -> Result<Self, BoxError> {
-        let options = &registry.options;
-        let (kind, reason) = options.executor_choice(env);
-        let executor = match kind {
-            ExecutorKind::Remote => None,
-            ExecutorKind::Embedded => {
-                let executor = Executor::open(ExecutorSettings {
-                    options: options.embedded.clone(),
-                    signing_key: options.signing_key.as_ref().map(|k| k.expose().to_string()),
-                    event_key: options.event_key.as_ref().map(|k| k.expose().to_string()),
-                })?;
-                registry.service.deliver_locally(
-                    Arc::new(executor.clone()) as Arc<dyn crate::service::EventSink>
-                );
-                Some(executor)
-            }
-        };
-        Ok(Self {
-            executor,
-            registry,
-            server,
-            kind,
-            reason,
-        })
-    }
-
-    /// The embedded executor, when this app runs on it.
-    pub fn executor(&self) -> Option<&Executor> {
-        self.executor.as_ref()
-    }
-
-    /// `embedded` or `remote`.
-    pub fn kind(&self) -> ExecutorKind {
-        self.kind
-    }
-
-    /// Why that executor was chosen.
-    pub fn reason(&self) -> &'static str {
-        self.reason
-    }
-
-    /// Registers the app's functions with the embedded executor (in-process transport) and
-    /// starts it; logs the choice either way.
-    fn start(&self) -> Result<(), BoxError> {
-        let registry = &self.registry;
-        let server = self.server.as_deref();
-        let options = &registry.options;
-        let Some(executor) = &self.executor else {
-            tracing::info!(
-                executor = "remote",
-                reason = self.reason,
-                "Inngest executor: a remote Inngest server calls this app"
-            );
-            return Ok(());
-        };
-        let url = format!("http://embedded.inngest.local{}", options.serve_path);
-        let transport = InProcess::new(
-            serve::router(Arc::clone(registry)),
-            options.serve_path.clone(),
-            options.body_limit.max(64 * 1024 * 1024),
-        );
-        let count = match executor.register_app(
-            &options.app_id,
-            Arc::new(transport),
-            &registry.function_configs(&url),
-        ) {
-            Ok(count) => {
-                registry.record_sync(crate::hooks::SyncKind::Embedded, None);
-                count
-            }
-            Err(error) => {
-                registry.record_sync(crate::hooks::SyncKind::Embedded, Some(error.to_string()));
-                return Err(error.into());
-            }
-        };
-        executor.start();
-        let prefix = server
-            .map(|s| {
-                format!(
-                    "{}{}",
-                    s.global_prefix.trim_end_matches('/'),
-                    executor.options().prefix
-                )
-            })
-            .unwrap_or_else(|| executor.options().prefix.clone());
-        let origin = server
-            .map(|s| format!("http://{}:{}", s.host, s.port))
-            .unwrap_or_default();
-        tracing::info!(
-            executor = "embedded",
-            reason = self.reason,
-            functions = count,
-            database = %executor.options().database.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "in memory".into()),
-            event_api = %format!("{origin}{prefix}/e/<key>"),
-            "Inngest executor: embedded; runs page at {origin}{prefix}/runs",
-        );
-        Ok(())
+#[cfg(not(feature = "embedded"))]
+fn selection((registry, env, server): SelectionDeps) -> Selection {
+    Selection {
+        registry,
+        env: *env,
+        server,
     }
 }

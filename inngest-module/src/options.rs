@@ -149,6 +149,7 @@ impl ExecutorKind {
 /// [inngest.embedded]
 /// prefix = "/_inngest"                 # Event API, runs API and runs page
 /// database = "data/inngest.sqlite3"    # unset: in memory, gone at exit
+/// retention = "7d"                     # finished runs and events kept this long
 /// ```
 #[derive(Debug, Clone, Deserialize, Serialize, Validate)]
 #[serde(deny_unknown_fields, default)]
@@ -166,9 +167,13 @@ pub struct EmbeddedOptions {
     /// Longest delay between retries.
     #[serde(with = "humantime_serde")]
     pub retry_max_backoff: Duration,
-    /// Timeout of one execution request to an app driven over HTTP.
+    /// Timeout of one execution request (in-process, or to an app driven over HTTP).
     #[serde(with = "humantime_serde")]
     pub request_timeout: Duration,
+    /// Finished runs (with their steps) and events older than this are deleted in the
+    /// background; `"0s"` keeps everything.
+    #[serde(with = "humantime_serde")]
+    pub retention: Duration,
 }
 
 impl Default for EmbeddedOptions {
@@ -180,6 +185,23 @@ impl Default for EmbeddedOptions {
             retry_backoff: Duration::from_secs(1),
             retry_max_backoff: Duration::from_secs(600),
             request_timeout: Duration::from_secs(300),
+            retention: Duration::from_secs(7 * 86_400),
+        }
+    }
+}
+
+#[cfg(feature = "embedded")]
+impl EmbeddedOptions {
+    /// The executor's options.
+    pub(crate) fn to_executor_options(&self) -> inngest_executor::Options {
+        inngest_executor::Options {
+            prefix: self.prefix.clone(),
+            database: self.database.clone(),
+            max_parallel: self.max_parallel,
+            retry_backoff: self.retry_backoff,
+            retry_max_backoff: self.retry_max_backoff,
+            request_timeout: self.request_timeout,
+            retention: self.retention,
         }
     }
 }
@@ -597,6 +619,25 @@ impl InngestOptions {
                     "`{}` must start with `/` and not end with one, e.g. \"/_inngest\"",
                     self.embedded.prefix
                 ),
+            ));
+        }
+        if self.embedded.request_timeout.is_zero() {
+            problems.push((
+                "embedded.request_timeout",
+                "must be more than 0, e.g. \"5m\"".to_string(),
+            ));
+        }
+        if !self.embedded.retention.is_zero() && self.embedded.retention < Duration::from_secs(60) {
+            problems.push((
+                "embedded.retention",
+                "must be at least 1m (or \"0s\" to keep everything)".to_string(),
+            ));
+        }
+        #[cfg(not(feature = "embedded"))]
+        if self.executor_choice(env).0 == ExecutorKind::Embedded {
+            problems.push((
+                "executor",
+                format!("the embedded executor is chosen ({}), but inngest-module was built without its `embedded` feature: enable the feature, or configure an Inngest server (INNGEST_DEV=1, INNGEST_BASE_URL)", self.executor_choice(env).1),
             ));
         }
         if self.embedded.retry_backoff > self.embedded.retry_max_backoff {

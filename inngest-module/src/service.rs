@@ -96,10 +96,13 @@ pub struct InngestService {
 }
 
 /// Where events go when the app runs on the embedded executor: accepted in-process, no
-/// HTTP, no event key. Implemented by [`Executor`](crate::executor::Executor).
+/// HTTP, no event key.
 pub trait EventSink: Send + Sync {
     /// Stores the events durably and returns their ids, or says why they were refused.
-    fn accept(&self, events: Vec<Value>) -> Result<Vec<String>, String>;
+    fn accept(
+        &self,
+        events: Vec<Value>,
+    ) -> futures_util::future::BoxFuture<'_, Result<Vec<String>, SendError>>;
 }
 
 impl std::fmt::Debug for InngestService {
@@ -173,6 +176,7 @@ impl InngestService {
     }
 
     /// Routes every later send to `sink` (the embedded executor) instead of the Event API.
+    #[cfg(feature = "embedded")]
     pub(crate) fn deliver_locally(&self, sink: Arc<dyn EventSink>) {
         let _ = self.local.set(sink);
     }
@@ -282,10 +286,7 @@ impl InngestService {
             return Ok(ids);
         }
         if let Some(sink) = self.local.get() {
-            return sink.accept(events).map_err(|message| SendError::Rejected {
-                status: 400,
-                message,
-            });
+            return sink.accept(events).await;
         }
         let key = match &self.options.event_key {
             Some(key) if !key.is_blank() => key.expose().to_string(),

@@ -1,22 +1,27 @@
 //! The embedded executor end to end: a real app on loopback, functions driven in-process over
 //! the SDK protocol, events through `InngestService` and the Event API.
 //!
-//! Every test starts its own app (its own in-memory store). Assertions use what the executor
-//! recorded (statuses, steps, times) and what the functions observed (counters); none bounds
-//! wall-clock time from above.
+//! Every test starts its own app (its own in-memory store). Tests that go through the app
+//! in-process run on a paused tokio clock (the executor follows it through `ExecutorClock`),
+//! so sleeps, timeouts, backoff and cron take no real time and times are exact; tests that
+//! speak HTTP on loopback run on the real clock. Assertions use what the executor recorded
+//! (statuses, steps, times) and what the functions observed (counters); none bounds
+//! wall-clock time.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] functions
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
+
+use tokio::time::Instant;
 
 use framework::{Module, Provider, RunningApp, TestingModule, injectable};
-use inngest_module::executor::RunView;
-use inngest_module::executor::store::{RunFilter, StepRecord};
+use inngest_module::executor::{RunFilter, RunStatus, RunView, StepRecord, StepStatus};
+use inngest_module::protocol::Opcode;
 use inngest_module::{
-    self as inngest, Ctx, EmbeddedExecutor, Error, Event, Function, FunctionFailed,
+    self as inngest, Ctx, EmbeddedExecutor, Error, Event, ExecutorClock, Function, FunctionFailed,
     FunctionOptions, Functions, InngestModule, InngestService, Invoke, WaitFor,
 };
 use serde_json::{Value, json};
@@ -577,6 +582,7 @@ async fn start_app(config: &str) -> RunningApp {
     start_with(config, None).await
 }
 
+/// Starts the test app. Its executor follows tokio's clock: paused in the in-process tests.
 async fn start_with(config: &str, extra: Option<Module>) -> RunningApp {
     let mut root = Module::new("app")
         .import(InngestModule::from_config())
@@ -591,6 +597,7 @@ async fn start_with(config: &str, extra: Option<Module>) -> RunningApp {
     }
     TestingModule::new(root)
         .config(config.to_string())
+        .override_provider(Provider::value(ExecutorClock::tokio()))
         .build()
         .await
         .unwrap()
@@ -608,26 +615,13 @@ fn counters(app: &RunningApp) -> Arc<Counters> {
     app.container().get::<Counters>().unwrap()
 }
 
+/// The (first) run an event started, once it finished.
 async fn finished(app: &RunningApp, event_id: &str) -> RunView {
-    let executor = executor(app);
-    for _ in 0..500 {
-        let runs = executor
-            .runs(&inngest_module::executor::store::RunFilter {
-                event: Some(event_id.to_string()),
-                ..Default::default()
-            })
-            .unwrap();
-        if let Some(run) = runs.first() {
-            let run = executor
-                .wait_for_run(&run.run_id, Duration::from_secs(20))
-                .await
-                .unwrap()
-                .unwrap();
-            return run;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("no run for event {event_id}");
+    let run = eventually(&format!("a run for event {event_id}"), async || {
+        runs_for(app, event_id).await.into_iter().next()
+    })
+    .await;
+    wait_done(app, &run.run_id).await
 }
 
 /// Sends one event through `InngestService`; returns its id.
@@ -639,30 +633,36 @@ async fn send(app: &RunningApp, name: &str, data: Value) -> String {
 }
 
 /// Runs a single event started (routing is synchronous: they exist once `send` returns).
-fn runs_for(app: &RunningApp, event_id: &str) -> Vec<RunView> {
+async fn runs_for(app: &RunningApp, event_id: &str) -> Vec<RunView> {
     executor(app)
         .runs(&RunFilter {
             event: Some(event_id.to_string()),
             ..RunFilter::default()
         })
+        .await
         .unwrap()
 }
 
 /// Runs of a function (`shop-<id>`), oldest first.
-fn runs_of(app: &RunningApp, function: &str) -> Vec<RunView> {
+async fn runs_of(app: &RunningApp, function: &str) -> Vec<RunView> {
     let mut runs = executor(app)
         .runs(&RunFilter {
             function: Some(format!("shop-{function}")),
             ..RunFilter::default()
         })
+        .await
         .unwrap();
     runs.reverse();
     runs
 }
 
 /// A run with its steps.
-fn run(app: &RunningApp, run_id: &str) -> RunView {
-    executor(app).run(run_id).unwrap().expect("the run exists")
+async fn run(app: &RunningApp, run_id: &str) -> RunView {
+    executor(app)
+        .run(run_id)
+        .await
+        .unwrap()
+        .expect("the run exists")
 }
 
 fn steps(run: &RunView) -> &[StepRecord] {
@@ -676,24 +676,25 @@ fn step<'a>(run: &'a RunView, name: &str) -> &'a StepRecord {
         .unwrap_or_else(|| panic!("no step `{name}` in {run:?}"))
 }
 
+/// Waits (by the executor's clock) until the run finished; returns it with its steps.
 async fn wait_done(app: &RunningApp, run_id: &str) -> RunView {
     let run = executor(app)
-        .wait_for_run(run_id, Duration::from_secs(20))
+        .wait_for_run(run_id, Duration::from_secs(600))
         .await
         .unwrap()
         .expect("the run exists");
     assert!(
-        matches!(run.status.as_str(), "Completed" | "Failed" | "Cancelled"),
-        "the run did not finish within 20 s: {run:?}"
+        run.status.is_final(),
+        "the run did not finish within 10 minutes: {run:?}"
     );
-    executor(app).run(run_id).unwrap().unwrap()
+    run
 }
 
-/// Polls `probe` every 20 ms until it gives a value (at most 20 s).
-async fn eventually<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(20);
+/// Polls `probe` every 20 ms until it gives a value (at most 10 minutes by tokio's clock).
+async fn eventually<T>(what: &str, mut probe: impl AsyncFnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(600);
     loop {
-        if let Some(value) = probe() {
+        if let Some(value) = probe().await {
             return value;
         }
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
@@ -703,26 +704,16 @@ async fn eventually<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
 
 /// Waits until `run_id` has recorded step `name`.
 async fn step_seen(app: &RunningApp, run_id: &str, name: &str) -> RunView {
-    eventually(&format!("step `{name}` of run {run_id}"), || {
-        let run = run(app, run_id);
+    eventually(&format!("step `{name}` of run {run_id}"), async || {
+        let run = run(app, run_id).await;
         steps(&run).iter().any(|s| s.name == name).then_some(run)
     })
     .await
 }
 
-fn now_ms() -> u64 {
-    u64::try_from(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_millis(),
-    )
-    .unwrap()
-}
-
 // ---- tests ----
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn a_three_step_function_with_a_sleep_completes() {
     let app = start_app("[inngest]\napp_id = \"shop\"\n").await;
     let service = app.container().get::<InngestService>().unwrap();
@@ -731,7 +722,7 @@ async fn a_three_step_function_with_a_sleep_completes() {
         .await
         .unwrap();
     let run = finished(&app, &ids[0]).await;
-    assert_eq!(run.status, "Completed", "{run:?}");
+    assert_eq!(run.status, RunStatus::Completed, "{run:?}");
     assert_eq!(run.output, Some(json!({"a": 1, "b": 2})));
     let steps = run.steps.unwrap();
     let names: Vec<&str> = steps.iter().map(|s| s.name.as_str()).collect();
@@ -740,14 +731,14 @@ async fn a_three_step_function_with_a_sleep_completes() {
     app.shutdown().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn triggers_match_exact_names_wildcards_and_if_expressions() {
     let app = start_app(FAST).await;
 
     let exact = send(&app, "match/exact", json!({"k": 1})).await;
     let run = finished(&app, &exact).await;
     assert_eq!(run.function_id, "shop-exact");
-    assert_eq!(run.status, "Completed", "{run:?}");
+    assert_eq!(run.status, RunStatus::Completed, "{run:?}");
     assert_eq!(
         run.output,
         Some(json!({"name": "match/exact", "data": {"k": 1}}))
@@ -757,7 +748,10 @@ async fn triggers_match_exact_names_wildcards_and_if_expressions() {
     // Near misses of the exact name and of the wildcard's prefix start nothing.
     for name in ["match/exact.v2", "match/exac", "wildcard/x", "wild"] {
         let id = send(&app, name, json!({})).await;
-        assert!(runs_for(&app, &id).is_empty(), "`{name}` started a run");
+        assert!(
+            runs_for(&app, &id).await.is_empty(),
+            "`{name}` started a run"
+        );
     }
 
     // `wild/*` matches any depth below the prefix.
@@ -765,39 +759,39 @@ async fn triggers_match_exact_names_wildcards_and_if_expressions() {
         let id = send(&app, name, json!({})).await;
         let run = finished(&app, &id).await;
         assert_eq!(run.function_id, "shop-wild");
-        assert_eq!(run.status, "Completed", "{run:?}");
+        assert_eq!(run.status, RunStatus::Completed, "{run:?}");
         assert_eq!(run.output, Some(json!(name)));
     }
 
     // `if = "event.data.amount > 100"`.
     let small = send(&app, "match/filtered", json!({"amount": 50})).await;
-    assert!(runs_for(&app, &small).is_empty());
+    assert!(runs_for(&app, &small).await.is_empty());
     let missing = send(&app, "match/filtered", json!({})).await;
-    assert!(runs_for(&app, &missing).is_empty());
+    assert!(runs_for(&app, &missing).await.is_empty());
     let large = send(&app, "match/filtered", json!({"amount": 150})).await;
     let run = finished(&app, &large).await;
     assert_eq!(run.function_id, "shop-filtered");
     assert_eq!(run.output, Some(json!(150)));
-    assert_eq!(runs_of(&app, "filtered").len(), 1);
-    assert_eq!(runs_of(&app, "wild").len(), 2);
-    assert_eq!(runs_of(&app, "exact").len(), 1);
+    assert_eq!(runs_of(&app, "filtered").await.len(), 1);
+    assert_eq!(runs_of(&app, "wild").await.len(), 2);
+    assert_eq!(runs_of(&app, "exact").await.len(), 1);
     app.shutdown().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn parallel_steps_each_run_once_and_are_memoized() {
     let app = start_app(FAST).await;
     let id = send(&app, "test/parallel", json!({})).await;
     let run = finished(&app, &id).await;
-    assert_eq!(run.status, "Completed", "{run:?}");
+    assert_eq!(run.status, RunStatus::Completed, "{run:?}");
     assert_eq!(run.output, Some(json!({"sum": 42})));
     let counters = counters(&app);
     assert_eq!(counters.left.load(Ordering::SeqCst), 1);
     assert_eq!(counters.right.load(Ordering::SeqCst), 1);
     for (name, value) in [("left", 20), ("right", 22)] {
         let step = step(&run, name);
-        assert_eq!(step.op, "StepRun", "{step:?}");
-        assert_eq!(step.status, "Completed", "{step:?}");
+        assert_eq!(step.op, Opcode::StepRun, "{step:?}");
+        assert_eq!(step.status, StepStatus::Completed, "{step:?}");
         assert_eq!(step.memo, Some(json!({"data": value})), "{step:?}");
         assert_eq!(step.attempts, 1, "{step:?}");
     }
@@ -805,85 +799,85 @@ async fn parallel_steps_each_run_once_and_are_memoized() {
     app.shutdown().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn sleep_until_wakes_at_the_given_time() {
     let app = start_app(FAST).await;
-    let wake_at = now_ms() + 1_000;
+    let wake_at = u64::try_from(executor(&app).now_ms()).unwrap() + 1_000;
     let id = send(&app, "test/sleep-until", json!({"wake_at": wake_at})).await;
     let run = finished(&app, &id).await;
-    assert_eq!(run.status, "Completed", "{run:?}");
+    assert_eq!(run.status, RunStatus::Completed, "{run:?}");
     assert_eq!(run.output, Some(json!("awake")));
     let sleep = step(&run, "until");
-    assert_eq!(sleep.op, "Sleep");
-    assert_eq!(sleep.status, "Completed");
+    assert_eq!(sleep.op, Opcode::Sleep);
+    assert_eq!(sleep.status, StepStatus::Completed);
     assert_eq!(sleep.input.as_ref().unwrap()["until"], json!(wake_at));
     let ended = u64::try_from(run.ended_at.unwrap()).unwrap();
     assert!(ended >= wake_at, "ended at {ended}, before {wake_at}");
     app.shutdown().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn wait_for_event_matches_with_if_and_times_out_with_none() {
     let app = start_app(FAST).await;
 
     let start = send(&app, "wait/start", json!({"order": 1, "timeout": "15s"})).await;
-    let run_id = runs_for(&app, &start)[0].run_id.clone();
+    let run_id = runs_for(&app, &start).await[0].run_id.clone();
     let waiting = step_seen(&app, &run_id, "approval").await;
-    assert_eq!(step(&waiting, "approval").op, "WaitForEvent");
-    assert_eq!(step(&waiting, "approval").status, "Waiting");
+    assert_eq!(step(&waiting, "approval").op, Opcode::WaitForEvent);
+    assert_eq!(step(&waiting, "approval").status, StepStatus::Waiting);
 
     // Another order's approval does not match `async.data.order == event.data.order`.
     send(&app, "wait/approved", json!({"order": 2, "by": "mallory"})).await;
-    assert_eq!(run(&app, &run_id).status, "Running");
+    assert_eq!(run(&app, &run_id).await.status, RunStatus::Running);
     // Neither does an event of another name.
     send(&app, "wait/approved.v2", json!({"order": 1, "by": "eve"})).await;
-    assert_eq!(run(&app, &run_id).status, "Running");
+    assert_eq!(run(&app, &run_id).await.status, RunStatus::Running);
 
     let approval = send(&app, "wait/approved", json!({"order": 1, "by": "ada"})).await;
     let run = wait_done(&app, &run_id).await;
-    assert_eq!(run.status, "Completed", "{run:?}");
+    assert_eq!(run.status, RunStatus::Completed, "{run:?}");
     assert_eq!(run.output, Some(json!({"approved_by": "ada"})));
     let wait = step(&run, "approval");
-    assert_eq!(wait.status, "Completed");
+    assert_eq!(wait.status, StepStatus::Completed);
     assert_eq!(wait.memo.as_ref().unwrap()["id"], json!(approval));
 
     // Times out: the step resolves to `None`.
     let start = send(&app, "wait/start", json!({"order": 3, "timeout": "1s"})).await;
     let run = finished(&app, &start).await;
-    assert_eq!(run.status, "Completed", "{run:?}");
+    assert_eq!(run.status, RunStatus::Completed, "{run:?}");
     assert_eq!(run.output, Some(json!({"timed_out": true})));
     let wait = step(&run, "approval");
-    assert_eq!(wait.status, "TimedOut");
+    assert_eq!(wait.status, StepStatus::TimedOut);
     assert_eq!(wait.memo, Some(Value::Null));
     assert!(run.ended_at.unwrap() - run.created_at >= 1_000, "{run:?}");
     app.shutdown().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn invoke_returns_the_child_result_or_its_error_or_a_timeout() {
     let app = start_app(FAST).await;
 
     let ok = send(&app, "invoke/start", json!({"mode": "ok"})).await;
     let parent = finished(&app, &ok).await;
-    assert_eq!(parent.status, "Completed", "{parent:?}");
+    assert_eq!(parent.status, RunStatus::Completed, "{parent:?}");
     assert_eq!(parent.output, Some(json!({"ok": 42})));
-    assert_eq!(step(&parent, "call").op, "InvokeFunction");
-    let children = runs_of(&app, "double");
+    assert_eq!(step(&parent, "call").op, Opcode::InvokeFunction);
+    let children = runs_of(&app, "double").await;
     assert_eq!(children.len(), 1);
-    assert_eq!(children[0].status, "Completed");
-    assert_eq!(children[0].events[0]["name"], "inngest/function.invoked");
-    assert_eq!(children[0].events[0]["data"]["n"], 21);
+    assert_eq!(children[0].status, RunStatus::Completed);
+    assert_eq!(children[0].events[0].name, "inngest/function.invoked");
+    assert_eq!(children[0].events[0].data["n"], 21);
 
     // A child that fails for good: the parent sees its error (and can handle it).
     let fail = send(&app, "invoke/start", json!({"mode": "fail"})).await;
     let parent = finished(&app, &fail).await;
-    assert_eq!(parent.status, "Completed", "{parent:?}");
+    assert_eq!(parent.status, RunStatus::Completed, "{parent:?}");
     let output = parent.output.clone().unwrap();
     assert_eq!(output["message"], "the child refuses", "{parent:?}");
-    assert_eq!(step(&parent, "call").status, "Failed");
-    let children = runs_of(&app, "refuse");
+    assert_eq!(step(&parent, "call").status, StepStatus::Failed);
+    let children = runs_of(&app, "refuse").await;
     assert_eq!(children.len(), 1);
-    assert_eq!(children[0].status, "Failed");
+    assert_eq!(children[0].status, RunStatus::Failed);
     assert_eq!(
         children[0].attempt, 0,
         "a non-retriable error is not retried"
@@ -892,7 +886,7 @@ async fn invoke_returns_the_child_result_or_its_error_or_a_timeout() {
     // A function the executor does not know.
     let missing = send(&app, "invoke/start", json!({"mode": "missing"})).await;
     let parent = finished(&app, &missing).await;
-    assert_eq!(parent.status, "Completed", "{parent:?}");
+    assert_eq!(parent.status, RunStatus::Completed, "{parent:?}");
     assert_eq!(parent.output.as_ref().unwrap()["error"], "FunctionNotFound");
     assert!(
         parent.output.as_ref().unwrap()["message"]
@@ -904,74 +898,77 @@ async fn invoke_returns_the_child_result_or_its_error_or_a_timeout() {
     // A child slower than the invoke's timeout.
     let slow = send(&app, "invoke/start", json!({"mode": "slow"})).await;
     let parent = finished(&app, &slow).await;
-    assert_eq!(parent.status, "Completed", "{parent:?}");
+    assert_eq!(parent.status, RunStatus::Completed, "{parent:?}");
     assert_eq!(
         parent.output.as_ref().unwrap()["error"],
         "InngestInvokeTimeoutError",
         "{parent:?}"
     );
     assert!(parent.ended_at.unwrap() - parent.created_at >= 1_000);
-    assert_eq!(runs_of(&app, "slow-child")[0].status, "Running");
+    assert_eq!(
+        runs_of(&app, "slow-child").await[0].status,
+        RunStatus::Running
+    );
     app.shutdown().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn send_event_step_returns_ids_and_triggers_other_functions() {
     let app = start_app(FAST).await;
     let id = send(&app, "send/start", json!({})).await;
     let announcer = finished(&app, &id).await;
-    assert_eq!(announcer.status, "Completed", "{announcer:?}");
+    assert_eq!(announcer.status, RunStatus::Completed, "{announcer:?}");
     let ids = announcer.output.as_ref().unwrap()["ids"]
         .as_array()
         .unwrap()
         .clone();
     assert_eq!(ids.len(), 1, "{announcer:?}");
     let sent = ids[0].as_str().unwrap();
-    assert_eq!(step(&announcer, "announce").status, "Completed");
+    assert_eq!(step(&announcer, "announce").status, StepStatus::Completed);
 
     let listener = finished(&app, sent).await;
     assert_eq!(listener.function_id, "shop-listener");
-    assert_eq!(listener.status, "Completed", "{listener:?}");
+    assert_eq!(listener.status, RunStatus::Completed, "{listener:?}");
     assert_eq!(listener.output, Some(json!(announcer.run_id)));
-    assert_eq!(listener.events[0]["name"], "send/announced");
-    assert_eq!(runs_of(&app, "listener").len(), 1);
+    assert_eq!(listener.events[0].name, "send/announced");
+    assert_eq!(runs_of(&app, "listener").await.len(), 1);
     assert_eq!(counters(&app).announced.load(Ordering::SeqCst), 1);
     app.shutdown().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn a_failing_step_is_retried_until_it_succeeds() {
     let app = start_app(FAST).await;
     let id = send(&app, "test/flaky-step", json!({})).await;
     let run = finished(&app, &id).await;
-    assert_eq!(run.status, "Completed", "{run:?}");
+    assert_eq!(run.status, RunStatus::Completed, "{run:?}");
     // The third call of the body saw attempt 2.
     assert_eq!(run.output, Some(json!({"attempt": 2})));
     assert_eq!(counters(&app).flaky_step.load(Ordering::SeqCst), 3);
     let flaky = step(&run, "flaky");
-    assert_eq!(flaky.status, "Completed", "{flaky:?}");
+    assert_eq!(flaky.status, StepStatus::Completed, "{flaky:?}");
     assert_eq!(flaky.attempts, 3, "{flaky:?}");
     assert_eq!(flaky.memo, Some(json!({"data": 2})));
     app.shutdown().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn a_retriable_function_error_is_retried() {
     let app = start_app(FAST).await;
     let id = send(&app, "test/flaky-fn", json!({})).await;
     let run = finished(&app, &id).await;
-    assert_eq!(run.status, "Completed", "{run:?}");
+    assert_eq!(run.status, RunStatus::Completed, "{run:?}");
     assert_eq!(run.output, Some(json!({"attempt": 2})));
     assert_eq!(counters(&app).flaky_fn.load(Ordering::SeqCst), 3);
     app.shutdown().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn retry_after_is_honoured() {
     let app = start_app(FAST).await;
     let id = send(&app, "test/retry-later", json!({})).await;
     let run = finished(&app, &id).await;
-    assert_eq!(run.status, "Completed", "{run:?}");
+    assert_eq!(run.status, RunStatus::Completed, "{run:?}");
     assert_eq!(run.output, Some(json!(2)));
     let calls = counters(&app).retry_calls.lock().unwrap().clone();
     assert_eq!(calls.len(), 2);
@@ -981,25 +978,25 @@ async fn retry_after_is_honoured() {
     app.shutdown().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn a_non_retriable_error_fails_at_once_and_runs_the_failure_handler() {
     let app = start_app(FAST).await;
     let id = send(&app, "test/fatal", json!({"order": 7})).await;
     let run = finished(&app, &id).await;
-    assert_eq!(run.status, "Failed", "{run:?}");
+    assert_eq!(run.status, RunStatus::Failed, "{run:?}");
     assert_eq!(
         run.error.as_ref().unwrap()["message"],
         "the card was declined"
     );
     assert_eq!(counters(&app).fatal.load(Ordering::SeqCst), 1);
 
-    let handler = eventually("the failure handler's run", || {
-        runs_of(&app, "fatal-failure").into_iter().next()
+    let handler = eventually("the failure handler's run", async || {
+        runs_of(&app, "fatal-failure").await.into_iter().next()
     })
     .await;
     let handler = wait_done(&app, &handler.run_id).await;
-    assert_eq!(handler.status, "Completed", "{handler:?}");
-    assert_eq!(handler.events[0]["name"], "inngest/function.failed");
+    assert_eq!(handler.status, RunStatus::Completed, "{handler:?}");
+    assert_eq!(handler.events[0].name, "inngest/function.failed");
     assert_eq!(handler.output, Some(json!("handled")));
     let failures = counters(&app).failures.lock().unwrap().clone();
     assert_eq!(failures.len(), 1);
@@ -1010,12 +1007,12 @@ async fn a_non_retriable_error_fails_at_once_and_runs_the_failure_handler() {
     app.shutdown().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn a_panicking_function_is_retried_then_fails_and_the_app_keeps_serving() {
     let app = start_app(FAST).await;
     let id = send(&app, "test/panic", json!({})).await;
     let run = finished(&app, &id).await;
-    assert_eq!(run.status, "Failed", "{run:?}");
+    assert_eq!(run.status, RunStatus::Failed, "{run:?}");
     // retries = 2: three attempts.
     assert_eq!(counters(&app).panics.load(Ordering::SeqCst), 3);
     let error = run.error.as_ref().unwrap();
@@ -1025,43 +1022,45 @@ async fn a_panicking_function_is_retried_then_fails_and_the_app_keeps_serving() 
     );
     let failed = executor(&app)
         .events(10, Some("inngest/function.failed"))
+        .await
         .unwrap();
     assert_eq!(failed.len(), 1, "{failed:?}");
     assert_eq!(failed[0]["data"]["run_id"], json!(run.run_id));
     assert_eq!(failed[0]["data"]["function_id"], "shop-panicky");
     // The executor and the app still work.
     let id = send(&app, "match/exact", json!({})).await;
-    assert_eq!(finished(&app, &id).await.status, "Completed");
+    assert_eq!(finished(&app, &id).await.status, RunStatus::Completed);
     app.shutdown().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn cancel_on_cancels_a_sleeping_run_only_for_a_matching_event() {
     let app = start_app(FAST).await;
     let start = send(&app, "cancel/start", json!({"order": 1})).await;
-    let run_id = runs_for(&app, &start)[0].run_id.clone();
+    let run_id = runs_for(&app, &start).await[0].run_id.clone();
     let sleeping = step_seen(&app, &run_id, "long").await;
-    assert_eq!(step(&sleeping, "long").status, "Sleeping");
+    assert_eq!(step(&sleeping, "long").status, StepStatus::Sleeping);
 
     // Another order: no cancellation (routing is synchronous, so this is final).
     send(&app, "cancel/stop", json!({"order": 2})).await;
-    assert_eq!(run(&app, &run_id).status, "Running");
+    assert_eq!(run(&app, &run_id).await.status, RunStatus::Running);
 
     send(&app, "cancel/stop", json!({"order": 1})).await;
-    let cancelled = run(&app, &run_id);
-    assert_eq!(cancelled.status, "Cancelled", "{cancelled:?}");
+    let cancelled = run(&app, &run_id).await;
+    assert_eq!(cancelled.status, RunStatus::Cancelled, "{cancelled:?}");
     assert!(cancelled.ended_at.is_some());
     assert_eq!(counters(&app).after_long_sleep.load(Ordering::SeqCst), 0);
 
     let events = executor(&app)
         .events(10, Some("inngest/function.cancelled"))
+        .await
         .unwrap();
     assert_eq!(events.len(), 1, "{events:?}");
     assert_eq!(events[0]["data"]["run_id"], json!(run_id));
     app.shutdown().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn a_six_field_cron_fires_within_seconds_and_a_tz_cron_registers() {
     let clock = Module::new("clock").provide::<Clock>();
     let app = start_with(FAST, Some(clock)).await;
@@ -1071,28 +1070,29 @@ async fn a_six_field_cron_fires_within_seconds_and_a_tz_cron_registers() {
         assert!(apps[0].functions.iter().any(|f| f == id), "{apps:?}");
     }
 
-    let tick = eventually("a completed cron run", || {
+    let tick = eventually("a completed cron run", async || {
         runs_of(&app, "tick")
+            .await
             .into_iter()
-            .find(|r| r.status == "Completed")
+            .find(|r| r.status == RunStatus::Completed)
     })
     .await;
-    assert_eq!(tick.events[0]["name"], "inngest/scheduled.timer");
+    assert_eq!(tick.events[0].name, "inngest/scheduled.timer");
     assert_eq!(
         tick.output,
         Some(json!({"name": "inngest/scheduled.timer", "cron": "*/1 * * * * *"}))
     );
     // It keeps firing: one run per second.
-    eventually("a second cron run", || {
-        (runs_of(&app, "tick").len() >= 2).then_some(())
+    eventually("a second cron run", async || {
+        (runs_of(&app, "tick").await.len() >= 2).then_some(())
     })
     .await;
     // 03:00 in Paris is not now (unless the test runs then): no run yet, no error.
-    assert!(runs_of(&app, "nightly").len() <= 1);
+    assert!(runs_of(&app, "nightly").await.len() <= 1);
     app.shutdown().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn concurrency_keys_serialize_runs_per_key() {
     let app = start_app(FAST).await;
     let mut ids = Vec::new();
@@ -1101,7 +1101,7 @@ async fn concurrency_keys_serialize_runs_per_key() {
     }
     for id in &ids {
         let run = finished(&app, id).await;
-        assert_eq!(run.status, "Completed", "{run:?}");
+        assert_eq!(run.status, RunStatus::Completed, "{run:?}");
     }
     let counters = counters(&app);
     assert_eq!(counters.most_at_once("a"), 1);
@@ -1111,30 +1111,30 @@ async fn concurrency_keys_serialize_runs_per_key() {
     app.shutdown().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn rate_limit_skips_events_over_the_limit() {
     let app = start_app(FAST).await;
     let first = send(&app, "flow/limited", json!({"n": 1})).await;
     let second = send(&app, "flow/limited", json!({"n": 2})).await;
-    assert_eq!(runs_for(&app, &first).len(), 1);
-    assert!(runs_for(&app, &second).is_empty());
+    assert_eq!(runs_for(&app, &first).await.len(), 1);
+    assert!(runs_for(&app, &second).await.is_empty());
     let run = finished(&app, &first).await;
     assert_eq!(run.output, Some(json!({"n": 1})));
     let third = send(&app, "flow/limited", json!({"n": 3})).await;
-    assert!(runs_for(&app, &third).is_empty());
-    assert_eq!(runs_of(&app, "limited").len(), 1);
+    assert!(runs_for(&app, &third).await.is_empty());
+    assert_eq!(runs_of(&app, "limited").await.len(), 1);
     app.shutdown().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn throttle_delays_the_second_run_by_the_period() {
     let app = start_app(FAST).await;
     let first = send(&app, "flow/throttled", json!({"n": 1})).await;
     let second = send(&app, "flow/throttled", json!({"n": 2})).await;
     let first = finished(&app, &first).await;
     let second = finished(&app, &second).await;
-    assert_eq!(first.status, "Completed", "{first:?}");
-    assert_eq!(second.status, "Completed", "{second:?}");
+    assert_eq!(first.status, RunStatus::Completed, "{first:?}");
+    assert_eq!(second.status, RunStatus::Completed, "{second:?}");
     let (first_start, second_start) = (first.started_at.unwrap(), second.started_at.unwrap());
     assert!(second_start > first_start);
     // Not before one period after it was created.
@@ -1146,25 +1146,26 @@ async fn throttle_delays_the_second_run_by_the_period() {
     app.shutdown().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn debounce_runs_once_with_the_last_event() {
     let app = start_app(FAST).await;
+    let sent_at = executor(&app).now_ms();
     let mut ids = Vec::new();
     for n in 1..=3 {
         ids.push(send(&app, "flow/debounced", json!({"n": n})).await);
     }
     let last = ids.last().unwrap().clone();
     let run = finished(&app, &last).await;
-    assert_eq!(run.status, "Completed", "{run:?}");
+    assert_eq!(run.status, RunStatus::Completed, "{run:?}");
     assert_eq!(run.output, Some(json!({"n": 3, "events": 1})));
     assert_eq!(run.event_ids, [last]);
-    assert!(run.created_at - run.events[0]["ts"].as_i64().unwrap() >= 1_000);
+    assert!(run.created_at - sent_at >= 1_000, "{run:?}");
     // The debounce job is gone once the run exists: no other run can follow.
-    assert_eq!(runs_of(&app, "debounced").len(), 1);
+    assert_eq!(runs_of(&app, "debounced").await.len(), 1);
     app.shutdown().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn batches_fill_up_or_flush_after_the_timeout() {
     let app = start_app(FAST).await;
     let mut ids = Vec::new();
@@ -1172,37 +1173,38 @@ async fn batches_fill_up_or_flush_after_the_timeout() {
         ids.push(send(&app, "flow/batched", json!({"n": n})).await);
     }
     // The third event fills the batch: one run, created by that send.
-    let runs = runs_of(&app, "batched");
+    let runs = runs_of(&app, "batched").await;
     assert_eq!(runs.len(), 1);
     assert_eq!(runs[0].event_ids, ids);
     let run = wait_done(&app, &runs[0].run_id).await;
-    assert_eq!(run.status, "Completed", "{run:?}");
+    assert_eq!(run.status, RunStatus::Completed, "{run:?}");
     assert_eq!(run.output, Some(json!([1, 2, 3])));
 
     // A partial batch waits for the timeout (1 s).
+    let sent_at = executor(&app).now_ms();
     let a = send(&app, "flow/batched", json!({"n": 4})).await;
     let b = send(&app, "flow/batched", json!({"n": 5})).await;
-    assert!(runs_for(&app, &a).is_empty());
+    assert!(runs_for(&app, &a).await.is_empty());
     let run = finished(&app, &b).await;
-    assert_eq!(run.status, "Completed", "{run:?}");
+    assert_eq!(run.status, RunStatus::Completed, "{run:?}");
     assert_eq!(run.event_ids, [a, b]);
     assert_eq!(run.output, Some(json!([4, 5])));
-    assert!(run.created_at - run.events[0]["ts"].as_i64().unwrap() >= 1_000);
-    assert_eq!(runs_of(&app, "batched").len(), 2);
+    assert!(run.created_at - sent_at >= 1_000, "{run:?}");
+    assert_eq!(runs_of(&app, "batched").await.len(), 2);
     app.shutdown().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn idempotency_keys_start_one_run_per_key() {
     let app = start_app(FAST).await;
     let first = send(&app, "flow/once", json!({"order": "o-1"})).await;
     let repeat = send(&app, "flow/once", json!({"order": "o-1"})).await;
     let other = send(&app, "flow/once", json!({"order": "o-2"})).await;
-    assert_eq!(runs_for(&app, &first).len(), 1);
-    assert!(runs_for(&app, &repeat).is_empty());
+    assert_eq!(runs_for(&app, &first).await.len(), 1);
+    assert!(runs_for(&app, &repeat).await.is_empty());
     assert_eq!(finished(&app, &other).await.output, Some(json!("o-2")));
     assert_eq!(finished(&app, &first).await.output, Some(json!("o-1")));
-    assert_eq!(runs_of(&app, "once").len(), 2);
+    assert_eq!(runs_of(&app, "once").await.len(), 2);
 
     // The same event id twice is one event (the Event API's 24 h dedup).
     let service = app.container().get::<InngestService>().unwrap();
@@ -1212,11 +1214,11 @@ async fn idempotency_keys_start_one_run_per_key() {
             .await
             .unwrap();
     }
-    assert_eq!(runs_for(&app, "dedup-1").len(), 1);
+    assert_eq!(runs_for(&app, "dedup-1").await.len(), 1);
     app.shutdown().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn priority_lets_a_later_run_start_first_under_concurrency_one() {
     let app = start_app(FAST).await;
     let blocker = send(
@@ -1226,7 +1228,7 @@ async fn priority_lets_a_later_run_start_first_under_concurrency_one() {
     )
     .await;
     let counters = counters(&app);
-    eventually("the blocker's step to start", || {
+    eventually("the blocker's step to start", async || {
         (!counters.order.lock().unwrap().is_empty()).then_some(())
     })
     .await;
@@ -1244,7 +1246,7 @@ async fn priority_lets_a_later_run_start_first_under_concurrency_one() {
     )
     .await;
     for id in [&blocker, &low, &high] {
-        assert_eq!(finished(&app, id).await.status, "Completed");
+        assert_eq!(finished(&app, id).await.status, RunStatus::Completed);
     }
     assert_eq!(
         *counters.order.lock().unwrap(),
@@ -1257,47 +1259,47 @@ async fn priority_lets_a_later_run_start_first_under_concurrency_one() {
     app.shutdown().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn timeouts_cancel_runs_that_do_not_finish_or_start_in_time() {
     let app = start_app(FAST).await;
     let id = send(&app, "flow/bounded", json!({})).await;
     let run = finished(&app, &id).await;
-    assert_eq!(run.status, "Cancelled", "{run:?}");
+    assert_eq!(run.status, RunStatus::Cancelled, "{run:?}");
     let message = run.error.as_ref().unwrap()["message"].as_str().unwrap();
     assert!(message.contains("timeouts.finish"), "{message}");
     assert!(run.ended_at.unwrap() - run.started_at.unwrap() >= 1_000);
-    assert_eq!(step(&run, "long").status, "Sleeping");
+    assert_eq!(step(&run, "long").status, StepStatus::Sleeping);
 
     // The throttle holds the second run 2 s; it may wait 1 s to start.
     let first = send(&app, "flow/late", json!({})).await;
     let second = send(&app, "flow/late", json!({})).await;
-    assert_eq!(finished(&app, &first).await.status, "Completed");
+    assert_eq!(finished(&app, &first).await.status, RunStatus::Completed);
     let run = finished(&app, &second).await;
-    assert_eq!(run.status, "Cancelled", "{run:?}");
+    assert_eq!(run.status, RunStatus::Cancelled, "{run:?}");
     assert!(run.started_at.is_none(), "{run:?}");
     let message = run.error.as_ref().unwrap()["message"].as_str().unwrap();
     assert!(message.contains("timeouts.start"), "{message}");
     app.shutdown().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn singleton_skips_or_cancels_while_a_run_is_active() {
     let app = start_app(FAST).await;
     let first = send(&app, "flow/solo", json!({"n": 1})).await;
     let skipped = send(&app, "flow/solo", json!({"n": 2})).await;
-    assert_eq!(runs_for(&app, &first).len(), 1);
-    assert!(runs_for(&app, &skipped).is_empty());
+    assert_eq!(runs_for(&app, &first).await.len(), 1);
+    assert!(runs_for(&app, &skipped).await.is_empty());
     assert_eq!(finished(&app, &first).await.output, Some(json!(1)));
     // Once it finished, a new run may start.
     let later = send(&app, "flow/solo", json!({"n": 3})).await;
     assert_eq!(finished(&app, &later).await.output, Some(json!(3)));
-    assert_eq!(runs_of(&app, "solo").len(), 2);
+    assert_eq!(runs_of(&app, "solo").await.len(), 2);
 
     // mode = "cancel", keyed by user: a newer run replaces the active one for that user.
     let old = send(&app, "flow/latest", json!({"n": 1, "user": "u1"})).await;
     let other_user = send(&app, "flow/latest", json!({"n": 2, "user": "u2"})).await;
     let new = send(&app, "flow/latest", json!({"n": 3, "user": "u1"})).await;
-    assert_eq!(finished(&app, &old).await.status, "Cancelled");
+    assert_eq!(finished(&app, &old).await.status, RunStatus::Cancelled);
     assert_eq!(finished(&app, &other_user).await.output, Some(json!(2)));
     assert_eq!(finished(&app, &new).await.output, Some(json!(3)));
     app.shutdown().await.unwrap();
@@ -1358,7 +1360,13 @@ async fn the_event_api_accepts_events_over_http_and_rejects_bad_ones() {
         assert!(error.contains(expected), "{payload}: {body}");
     }
     // A rejected request stores nothing, not even its valid events.
-    assert!(executor(&app).events(100, Some("ok")).unwrap().is_empty());
+    assert!(
+        executor(&app)
+            .events(100, Some("ok"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
     app.shutdown().await.unwrap();
 }
 
@@ -1384,7 +1392,7 @@ async fn the_event_api_checks_the_configured_event_key() {
         body["error"].as_str().unwrap().contains("event key"),
         "{body}"
     );
-    assert!(executor(&app).events(10, None).unwrap().is_empty());
+    assert!(executor(&app).events(10, None).await.unwrap().is_empty());
 
     let response = http
         .post(format!("{}/_inngest/e/right-key", app.base_url()))
@@ -1397,7 +1405,7 @@ async fn the_event_api_checks_the_configured_event_key() {
     assert_eq!(body["ids"].as_array().unwrap().len(), 1);
     // The app's own sends go in-process, without the key.
     let id = send(&app, "match/exact", json!({})).await;
-    assert_eq!(finished(&app, &id).await.status, "Completed");
+    assert_eq!(finished(&app, &id).await.status, RunStatus::Completed);
     app.shutdown().await.unwrap();
 }
 
@@ -1482,31 +1490,31 @@ async fn the_runs_api_shows_what_ran() {
     app.shutdown().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn a_parallel_step_gets_exactly_its_retries_while_another_succeeds() {
     let app = start_app(FAST).await;
     let id = send(&app, "test/parallel-flaky", json!({})).await;
     let run = finished(&app, &id).await;
-    assert_eq!(run.status, "Completed", "{run:?}");
+    assert_eq!(run.status, RunStatus::Completed, "{run:?}");
     assert_eq!(run.output, Some(json!({"bad": "always", "good": 1})));
     // retries = 2: three calls, however the other step's success interleaves.
     assert_eq!(counters(&app).bad.load(Ordering::SeqCst), 3);
     let bad = step(&run, "bad");
-    assert_eq!(bad.status, "Failed", "{bad:?}");
+    assert_eq!(bad.status, StepStatus::Failed, "{bad:?}");
     assert_eq!(bad.attempts, 3, "{bad:?}");
-    assert_eq!(step(&run, "good").status, "Completed");
+    assert_eq!(step(&run, "good").status, StepStatus::Completed);
     app.shutdown().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn a_non_retriable_step_error_fails_the_step_once_and_the_run() {
     let app = start_app(FAST).await;
     let id = send(&app, "test/fatal-step", json!({})).await;
     let run = finished(&app, &id).await;
-    assert_eq!(run.status, "Failed", "{run:?}");
+    assert_eq!(run.status, RunStatus::Failed, "{run:?}");
     assert_eq!(counters(&app).fatal_step.load(Ordering::SeqCst), 1);
     let charge = step(&run, "charge");
-    assert_eq!(charge.status, "Failed", "{charge:?}");
+    assert_eq!(charge.status, StepStatus::Failed, "{charge:?}");
     assert_eq!(charge.attempts, 1, "{charge:?}");
     assert!(
         run.error
@@ -1519,22 +1527,22 @@ async fn a_non_retriable_step_error_fails_the_step_once_and_the_run() {
     app.shutdown().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn a_child_finishing_after_the_invoke_timeout_changes_nothing() {
     let app = start_app(FAST).await;
     let id = send(&app, "invoke/impatient", json!({})).await;
     let parent = finished(&app, &id).await;
-    assert_eq!(parent.status, "Completed", "{parent:?}");
+    assert_eq!(parent.status, RunStatus::Completed, "{parent:?}");
     assert_eq!(
         parent.output,
         Some(json!({"error": "InngestInvokeTimeoutError"}))
     );
-    let child = wait_done(&app, &runs_of(&app, "dawdler")[0].run_id).await;
-    assert_eq!(child.status, "Completed", "{child:?}");
+    let child = wait_done(&app, &runs_of(&app, "dawdler").await[0].run_id).await;
+    assert_eq!(child.status, RunStatus::Completed, "{child:?}");
     // The child's late result must not start a second execution of the parent.
     assert_eq!(counters(&app).after_invoke.load(Ordering::SeqCst), 1);
     let call = step(&parent, "call");
-    assert_eq!(call.status, "Failed", "{call:?}");
+    assert_eq!(call.status, StepStatus::Failed, "{call:?}");
     assert_eq!(
         call.memo.as_ref().unwrap()["error"]["name"],
         "InngestInvokeTimeoutError"
@@ -1542,14 +1550,10 @@ async fn a_child_finishing_after_the_invoke_timeout_changes_nothing() {
     app.shutdown().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn runs_resume_after_a_restart_with_a_database_file() {
-    let dir = std::env::temp_dir().join(format!(
-        "inngest-executor-test-{}-{}",
-        std::process::id(),
-        now_ms()
-    ));
-    let database = dir.join("runs.sqlite3");
+    let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("runs.sqlite3");
     let config = format!(
         "{FAST}database = \"{}\"\n",
         database.display().to_string().replace('\\', "/")
@@ -1557,19 +1561,18 @@ async fn runs_resume_after_a_restart_with_a_database_file() {
 
     let app = start_app(&config).await;
     let id = send(&app, "test/three", json!({"order": 1})).await;
-    let run_id = runs_for(&app, &id)[0].run_id.clone();
+    let run_id = runs_for(&app, &id).await[0].run_id.clone();
     step_seen(&app, &run_id, "pause").await;
     assert_eq!(counters(&app).charged.load(Ordering::SeqCst), 1);
     app.shutdown().await.unwrap();
 
     let app = start_app(&config).await;
     let run = wait_done(&app, &run_id).await;
-    assert_eq!(run.status, "Completed", "{run:?}");
+    assert_eq!(run.status, RunStatus::Completed, "{run:?}");
     assert_eq!(run.output, Some(json!({"a": 1, "b": 2})));
     // `charge` was memoized before the restart: it does not run again.
     assert_eq!(counters(&app).charged.load(Ordering::SeqCst), 0);
     app.shutdown().await.unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1604,11 +1607,11 @@ async fn an_sdk_app_synced_over_http_is_driven_over_http() {
 
     // The remote app sends through the host's Event API; both apps' functions run.
     let id = send(&remote, "test/three", json!({"order": 2})).await;
-    let runs = runs_for(&host, &id);
+    let runs = runs_for(&host, &id).await;
     assert_eq!(runs.len(), 2, "{runs:?}");
     for run in runs {
         let run = wait_done(&host, &run.run_id).await;
-        assert_eq!(run.status, "Completed", "{run:?}");
+        assert_eq!(run.status, RunStatus::Completed, "{run:?}");
         assert_eq!(run.output, Some(json!({"a": 1, "b": 2})));
     }
     assert_eq!(counters(&remote).charged.load(Ordering::SeqCst), 1);
@@ -1617,32 +1620,32 @@ async fn an_sdk_app_synced_over_http_is_driven_over_http() {
     host.shutdown().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn a_run_cancelled_during_a_step_drops_that_steps_outcome() {
     let app = start_app(FAST).await;
     let id = send(&app, "cancel/slow", json!({})).await;
-    let run_id = runs_for(&app, &id)[0].run_id.clone();
+    let run_id = runs_for(&app, &id).await[0].run_id.clone();
     let counters = counters(&app);
-    eventually("the slow step to start", || {
+    eventually("the slow step to start", async || {
         (counters.slow_started.load(Ordering::SeqCst) == 1).then_some(())
     })
     .await;
     send(&app, "cancel/slow.stop", json!({})).await;
-    assert_eq!(run(&app, &run_id).status, "Cancelled");
-    eventually("the slow step to end", || {
+    assert_eq!(run(&app, &run_id).await.status, RunStatus::Cancelled);
+    eventually("the slow step to end", async || {
         (counters.slow_done.load(Ordering::SeqCst) == 1).then_some(())
     })
     .await;
     // Give the executor time to apply (and drop) the step's outcome.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let cancelled = run(&app, &run_id);
-    assert_eq!(cancelled.status, "Cancelled", "{cancelled:?}");
+    let cancelled = run(&app, &run_id).await;
+    assert_eq!(cancelled.status, RunStatus::Cancelled, "{cancelled:?}");
     assert_eq!(counters.after_slow.load(Ordering::SeqCst), 0);
     assert!(steps(&cancelled).iter().all(|s| s.name != "after"));
     app.shutdown().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn a_sleeping_run_holds_no_concurrency_slot() {
     let app = start_app(FAST).await;
     let first = send(&app, "conc/nap", json!({"n": 1})).await;
@@ -1659,7 +1662,7 @@ async fn a_sleeping_run_holds_no_concurrency_slot() {
     app.shutdown().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn debounce_timeout_caps_the_delay_while_events_keep_coming() {
     let app = start_app(FAST).await;
     let mut last_sent = Instant::now();
@@ -1669,37 +1672,37 @@ async fn debounce_timeout_caps_the_delay_while_events_keep_coming() {
         let gap = last_sent.elapsed();
         last_sent = Instant::now();
         tokio::time::sleep(Duration::from_millis(300)).await;
-        if n > 0 && gap < Duration::from_millis(900) && !runs_of(&app, "capped").is_empty() {
+        if n > 0 && gap < Duration::from_millis(900) && !runs_of(&app, "capped").await.is_empty() {
             during_stream = true;
         }
     }
     // Without the 2 s timeout no run could start while events came less than 1 s apart.
     assert!(during_stream, "no run started while events kept coming");
-    let runs = eventually("the last debounced run", || {
-        let runs = runs_of(&app, "capped");
+    let runs = eventually("the last debounced run", async || {
+        let runs = runs_of(&app, "capped").await;
         runs.iter()
-            .any(|r| r.events[0]["data"]["n"] == 11)
+            .any(|r| r.events[0].data["n"] == 11)
             .then_some(runs)
     })
     .await;
     assert!(runs.len() >= 2, "{runs:?}");
     for run in runs {
-        assert_eq!(wait_done(&app, &run.run_id).await.status, "Completed");
+        assert_eq!(
+            wait_done(&app, &run.run_id).await.status,
+            RunStatus::Completed
+        );
         assert_eq!(run.events.len(), 1);
     }
     app.shutdown().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn a_cron_schedule_changed_across_a_restart_does_not_fire_the_old_one() {
-    let dir = std::env::temp_dir().join(format!(
-        "inngest-executor-cron-{}-{}",
-        std::process::id(),
-        now_ms()
-    ));
+    let dir = tempfile::tempdir().unwrap();
     let config = format!(
         "{FAST}database = \"{}\"\n",
-        dir.join("runs.sqlite3")
+        dir.path()
+            .join("runs.sqlite3")
             .display()
             .to_string()
             .replace('\\', "/")
@@ -1709,13 +1712,13 @@ async fn a_cron_schedule_changed_across_a_restart_does_not_fire_the_old_one() {
 
     // Redeployed with a yearly schedule: the every-second job left in the queue is stale.
     let app = start_with(&config, Some(rotating("0 0 1 1 *"))).await;
-    let restarted = i64::try_from(now_ms()).unwrap();
+    let restarted = executor(&app).now_ms();
     tokio::time::sleep(Duration::from_millis(2_500)).await;
     let fired: Vec<RunView> = runs_of(&app, "rotating")
+        .await
         .into_iter()
         .filter(|r| r.created_at >= restarted)
         .collect();
     assert!(fired.is_empty(), "the old schedule fired: {fired:?}");
     app.shutdown().await.unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -88,17 +88,17 @@ async fn run_to_end(app: &RunningApp, name: &str) -> String {
     let service = app.container().get::<InngestService>().unwrap();
     let ids = service.send(Event::new(name, json!({}))).await.unwrap();
     let executor = executor(app);
-    let filter = inngest_module::executor::store::RunFilter {
+    let filter = inngest_module::executor::RunFilter {
         event: Some(ids[0].clone()),
         ..Default::default()
     };
-    let run_id = executor.runs(&filter).unwrap()[0].run_id.clone();
+    let run_id = executor.runs(&filter).await.unwrap()[0].run_id.clone();
     let run = executor
         .wait_for_run(&run_id, Duration::from_secs(20))
         .await
         .unwrap()
         .unwrap();
-    run.status
+    run.status.as_str().to_string()
 }
 
 async fn get(url: String) -> (u16, String) {
@@ -281,7 +281,7 @@ async fn the_indicator_reaches_a_remote_server_with_a_get_and_never_sends_an_eve
     // A second app on the embedded executor plays the Inngest dev server: `GET /dev`.
     let server = start(FAST).await;
     let server_executor = executor(&server);
-    let events_before = server_executor.events(100, None).unwrap().len();
+    let events_before = server_executor.events(100, None).await.unwrap().len();
 
     let dev_url = format!("{}/_inngest/", server.base_url());
     let app = start(&format!(
@@ -299,7 +299,7 @@ async fn the_indicator_reaches_a_remote_server_with_a_get_and_never_sends_an_eve
     // Not synced yet: remote servers sync the app when they are told about it.
     assert_eq!(inngest["last_sync"], Value::Null, "{body}");
     assert_eq!(
-        server_executor.events(100, None).unwrap().len(),
+        server_executor.events(100, None).await.unwrap().len(),
         events_before,
         "a health check must not send events"
     );

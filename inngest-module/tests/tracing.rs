@@ -280,7 +280,7 @@ async fn carried_contexts_are_read_in_both_shapes_and_never_overwritten() {
         SpanId::from_hex("b7ad6b7169203331").unwrap()
     );
     let executor = executor(&app);
-    let events = executor.events(10, Some("context.given")).unwrap();
+    let events = executor.events(10, Some("context.given")).await.unwrap();
     assert_eq!(events[0]["data"]["traceContext"], given, "{events:?}");
 
     app.shutdown().await.unwrap();
@@ -362,7 +362,7 @@ async fn without_a_carried_context_the_executor_traceparent_is_parent_or_link() 
             assert_eq!(run.links.links.len(), 1, "{mode}");
         }
         let executor = executor(&app);
-        let events = executor.events(10, Some("context.given")).unwrap();
+        let events = executor.events(10, Some("context.given")).await.unwrap();
         assert!(
             events[0]["data"].get("traceContext").is_none(),
             "{ids:?} {events:?}"
@@ -382,13 +382,14 @@ async fn with_telemetry_off_there_are_no_spans_and_events_carry_nothing() {
         .unwrap();
     assert_eq!(response.status(), 200);
     let executor = executor(&app);
-    let events = executor.events(10, Some("order.created")).unwrap();
+    let events = executor.events(10, Some("order.created")).await.unwrap();
     assert!(events[0]["data"].get("traceContext").is_none());
     let runs = executor
-        .runs(&inngest_module::executor::store::RunFilter {
+        .runs(&inngest_module::executor::RunFilter {
             function: Some("shop-process-order".into()),
             ..Default::default()
         })
+        .await
         .unwrap();
     executor
         .wait_for_run(&runs[0].run_id, Duration::from_secs(20))

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use framework::{RunningApp, TestingModule};
-use inngest_module::executor::store::{RunFilter, StepRecord};
-use inngest_module::executor::{Executor, RunView};
+use inngest_module::executor::{Executor, RunFilter, RunStatus, RunView, StepRecord};
+use inngest_module::protocol::Opcode;
 use inngest_module::{EmbeddedExecutor, Event, ExecutorKind, InngestService};
 use serde_json::{Value, json};
 use shop::maintenance::CartStore;
@@ -94,7 +94,7 @@ impl Shop {
         };
         let deadline = Instant::now() + PATIENCE;
         loop {
-            let mut runs = self.executor.runs(&filter).unwrap();
+            let mut runs = self.executor.runs(&filter).await.unwrap();
             if let Some(run) = runs.pop() {
                 assert!(runs.is_empty(), "one run per event: {runs:?}");
                 return run;
@@ -108,14 +108,14 @@ impl Shop {
     }
 
     /// The first run of `function` whose triggering event matches `pick`.
-    async fn run_of(&self, function: &str, pick: impl Fn(&Value) -> bool) -> RunView {
+    async fn run_of(&self, function: &str, pick: impl Fn(&Event) -> bool) -> RunView {
         let filter = RunFilter {
             function: Some(function.to_string()),
             ..RunFilter::default()
         };
         let deadline = Instant::now() + PATIENCE;
         loop {
-            let runs = self.executor.runs(&filter).unwrap();
+            let runs = self.executor.runs(&filter).await.unwrap();
             if let Some(run) = runs.into_iter().find(|r| r.events.iter().any(&pick)) {
                 return run;
             }
@@ -133,7 +133,7 @@ impl Shop {
             .unwrap()
             .expect("the run exists");
         assert!(
-            ["Completed", "Failed", "Cancelled"].contains(&run.status.as_str()),
+            run.status.is_final(),
             "run {run_id} did not finish within {PATIENCE:?}: {run:#?}"
         );
         run
@@ -143,9 +143,14 @@ impl Shop {
     async fn step_reaches(&self, run_id: &str, name: &str, status: &str) -> StepRecord {
         let deadline = Instant::now() + PATIENCE;
         loop {
-            let run = self.executor.run(run_id).unwrap().expect("the run exists");
+            let run = self
+                .executor
+                .run(run_id)
+                .await
+                .unwrap()
+                .expect("the run exists");
             if let Some(step) = steps(&run).into_iter().find(|s| s.name == name)
-                && step.status == status
+                && step.status.as_str() == status
             {
                 return step;
             }
@@ -158,8 +163,8 @@ impl Shop {
     }
 
     /// Events the executor received with this name, oldest first.
-    fn events(&self, name: &str) -> Vec<Value> {
-        let mut events = self.executor.events(1000, Some(name)).unwrap();
+    async fn events(&self, name: &str) -> Vec<Value> {
+        let mut events = self.executor.events(1000, Some(name)).await.unwrap();
         events.reverse();
         events
     }
@@ -180,7 +185,13 @@ fn steps(run: &RunView) -> Vec<StepRecord> {
 fn step_summary(run: &RunView) -> Vec<(String, String, String)> {
     steps(run)
         .into_iter()
-        .map(|s| (s.name, s.op, s.status))
+        .map(|s| {
+            (
+                s.name,
+                s.op.as_str().to_string(),
+                s.status.as_str().to_string(),
+            )
+        })
         .collect()
 }
 
@@ -229,7 +240,7 @@ async fn onboarding_marks_the_user_verified_when_the_verification_arrives() {
     let wait = shop
         .step_reaches(&run.run_id, "wait-email-verified", "Waiting")
         .await;
-    assert_eq!(wait.op, "WaitForEvent");
+    assert_eq!(wait.op, Opcode::WaitForEvent);
     assert_eq!(
         wait.input,
         Some(json!({ "if": "async.data.userId == event.data.userId", "timeout": "1m" }))
@@ -240,7 +251,7 @@ async fn onboarding_marks_the_user_verified_when_the_verification_arrives() {
     let verification_id = event_id(&verified);
 
     let run = shop.finished(&run.run_id).await;
-    assert_eq!(run.status, "Completed", "{run:#?}");
+    assert_eq!(run.status, RunStatus::Completed, "{run:#?}");
     assert_eq!(
         run.output,
         Some(json!({ "status": "verified", "userId": user_id }))
@@ -302,7 +313,7 @@ async fn onboarding_sends_a_reminder_when_the_wait_times_out() {
         started.elapsed() >= Duration::from_secs(2),
         "not before the timeout"
     );
-    assert_eq!(run.status, "Completed", "{run:#?}");
+    assert_eq!(run.status, RunStatus::Completed, "{run:#?}");
     assert_eq!(
         step_summary(&run),
         summary(&[
@@ -393,9 +404,9 @@ async fn an_order_is_reserved_cooled_off_charged_and_announced() {
     assert_eq!(run["steps"][1]["input"]["duration"], "1s");
 
     // The fan-out reached the executor once each, with the charge in it.
-    let confirmed = shop.events("order.confirmed");
+    let confirmed = shop.events("order.confirmed").await;
     assert_eq!(confirmed.len(), 1, "{confirmed:?}");
-    let emails = shop.events("email.requested");
+    let emails = shop.events("email.requested").await;
     assert_eq!(emails.len(), 1, "{emails:?}");
     let charge_id = run["output"]["chargeId"].as_str().unwrap();
     assert_eq!(
@@ -441,7 +452,7 @@ async fn cancelling_an_order_during_its_cool_off_stops_it_before_the_charge() {
         .await;
     let cancellation_id = event_id(&cancelled);
     let run = shop.finished(&run.run_id).await;
-    assert_eq!(run.status, "Cancelled", "{run:#?}");
+    assert_eq!(run.status, RunStatus::Cancelled, "{run:#?}");
     assert_eq!(
         run.error,
         Some(json!({
@@ -456,11 +467,11 @@ async fn cancelling_an_order_during_its_cool_off_stops_it_before_the_charge() {
     // `inngest/function.cancelled` starts the clean-up, which releases the stock.
     let cleanup = shop
         .run_of("shop-release-cancelled-order", |event| {
-            event["name"] == "inngest/function.cancelled" && event["data"]["run_id"] == run.run_id
+            event.name == "inngest/function.cancelled" && event.data["run_id"] == run.run_id
         })
         .await;
     let cleanup = shop.finished(&cleanup.run_id).await;
-    assert_eq!(cleanup.status, "Completed", "{cleanup:#?}");
+    assert_eq!(cleanup.status, RunStatus::Completed, "{cleanup:#?}");
     assert_eq!(
         cleanup.output,
         Some(json!({
@@ -472,7 +483,7 @@ async fn cancelling_an_order_during_its_cool_off_stops_it_before_the_charge() {
     );
     assert_eq!(shop.get::<Inventory>().reservation_count(), 0);
     assert!(shop.get::<PaymentGateway>().ledger().is_empty());
-    assert!(shop.events("order.confirmed").is_empty());
+    assert!(shop.events("order.confirmed").await.is_empty());
     shop.app.shutdown().await.unwrap();
 }
 
@@ -496,7 +507,7 @@ async fn a_free_order_fails_for_good_at_the_charge_and_on_failure_releases_its_s
         .run_started_by(&event_id(&accepted), "shop-process-order")
         .await;
     let run = shop.finished(&run.run_id).await;
-    assert_eq!(run.status, "Failed", "{run:#?}");
+    assert_eq!(run.status, RunStatus::Failed, "{run:#?}");
     let error = run.error.clone().unwrap();
     assert_eq!(error["name"], "NonRetriableError", "{error}");
     assert_eq!(
@@ -517,12 +528,12 @@ async fn a_free_order_fails_for_good_at_the_charge_and_on_failure_releases_its_s
     // `inngest/function.failed` starts process-order's on_failure handler.
     let failure = shop
         .run_of("shop-process-order-failure", |event| {
-            event["name"] == "inngest/function.failed" && event["data"]["run_id"] == run.run_id
+            event.name == "inngest/function.failed" && event.data["run_id"] == run.run_id
         })
         .await;
     let failure = shop.finished(&failure.run_id).await;
-    assert_eq!(failure.status, "Completed", "{failure:#?}");
-    let emails = shop.events("email.requested");
+    assert_eq!(failure.status, RunStatus::Completed, "{failure:#?}");
+    let emails = shop.events("email.requested").await;
     assert_eq!(emails.len(), 1, "{emails:?}");
     assert_eq!(
         failure.output,
@@ -546,7 +557,7 @@ async fn a_free_order_fails_for_good_at_the_charge_and_on_failure_releases_its_s
         json!({ "to": "ada@example.com", "template": "order-failed", "orderId": order_id })
     );
     assert!(shop.get::<PaymentGateway>().ledger().is_empty());
-    assert!(shop.events("order.confirmed").is_empty());
+    assert!(shop.events("order.confirmed").await.is_empty());
     shop.app.shutdown().await.unwrap();
 }
 
@@ -579,7 +590,7 @@ async fn the_payment_saga_refunds_when_the_issuer_declines_the_capture() {
     )
     .await;
     let run = shop.finished(&run.run_id).await;
-    assert_eq!(run.status, "Completed", "{run:#?}");
+    assert_eq!(run.status, RunStatus::Completed, "{run:#?}");
     assert_eq!(
         step_summary(&run),
         summary(&[
@@ -632,7 +643,7 @@ async fn a_capture_that_times_out_twice_is_retried_with_backoff_and_succeeds() {
     )
     .await;
     let run = shop.finished(&run.run_id).await;
-    assert_eq!(run.status, "Completed", "{run:#?}");
+    assert_eq!(run.status, RunStatus::Completed, "{run:#?}");
     assert_eq!(
         step_summary(&run),
         summary(&[
@@ -687,12 +698,12 @@ async fn the_cleanup_cron_fires_within_seconds_and_purges_the_expired_carts() {
 
     let filter = RunFilter {
         function: Some("shop-daily-cleanup".into()),
-        status: Some("Completed".into()),
+        status: Some(RunStatus::Completed),
         ..RunFilter::default()
     };
     let deadline = Instant::now() + PATIENCE;
     let runs = loop {
-        let runs = shop.executor.runs(&filter).unwrap();
+        let runs = shop.executor.runs(&filter).await.unwrap();
         // A tick may have fired before the carts were parked (and purged nothing).
         if runs
             .iter()
@@ -724,10 +735,10 @@ async fn the_cleanup_cron_fires_within_seconds_and_purges_the_expired_carts() {
     assert_eq!(carts.len(), 1, "the fresh cart stays");
     for run in &runs {
         assert_eq!(run.events.len(), 1);
-        assert_eq!(run.events[0]["name"], "inngest/scheduled.timer");
-        assert_eq!(run.events[0]["data"]["cron"], "*/1 * * * * *");
+        assert_eq!(run.events[0].name, "inngest/scheduled.timer");
+        assert_eq!(run.events[0].data["cron"], "*/1 * * * * *");
     }
-    let run = shop.executor.run(&runs[0].run_id).unwrap().unwrap();
+    let run = shop.executor.run(&runs[0].run_id).await.unwrap().unwrap();
     assert_eq!(
         step_summary(&run),
         summary(&[("purge-expired-carts", "StepRun", "Completed")])

@@ -25,9 +25,10 @@ use syn::{
 };
 
 /// Lifecycle method names and their phase.
-const HOOKS: [(&str, &str); 5] = [
+const HOOKS: [(&str, &str); 6] = [
     ("on_module_init", "ModuleInit"),
     ("on_application_bootstrap", "ApplicationBootstrap"),
+    ("on_application_listening", "ApplicationListening"),
     ("before_application_shutdown", "BeforeApplicationShutdown"),
     ("on_module_destroy", "ModuleDestroy"),
     ("on_application_shutdown", "ApplicationShutdown"),
@@ -62,7 +63,7 @@ const PASS_THROUGH: [&str; 20] = [
 /// - The constructor (`new`, or the method named with `constructor = "..."`) receives its
 ///   dependencies as arguments (`Arc<T>`, `Option<Arc<T>>`, `Config<T>`, `Named<T, Q>`). It
 ///   may be `async`, and may return `Self` or `Result<Self, E>`.
-/// - Methods named `on_module_init`, `on_application_bootstrap`,
+/// - Methods named `on_module_init`, `on_application_bootstrap`, `on_application_listening`,
 ///   `before_application_shutdown`, `on_module_destroy` and `on_application_shutdown`
 ///   (taking `&self`, sync or async, returning `()` or `Result<(), E>`) become hooks.
 /// - `scope = "transient"` or `scope = "request"` sets the scope.

@@ -5,8 +5,7 @@ use std::fmt::Write;
 
 use serde_json::Value;
 
-use super::store::RunFilter;
-use super::{AppInfo, RunView};
+use crate::model::{AppInfo, RunFilter, RunView};
 
 const STYLE: &str = "body{font:14px system-ui,sans-serif;margin:2rem;color:#222}
 table{border-collapse:collapse;width:100%}td,th{padding:.35rem .6rem;border-bottom:1px solid #ddd;text-align:left;vertical-align:top}
@@ -92,19 +91,14 @@ pub fn runs(
         body.push_str("<tr><td colspan=\"6\">No runs yet. Send an event to start one.</td></tr>");
     }
     for run in runs {
-        let trigger = run
-            .events
-            .first()
-            .and_then(|e| e.get("name"))
-            .and_then(Value::as_str)
-            .unwrap_or("");
+        let trigger = run.events.first().map_or("", |e| e.name.as_str());
         let _ = write!(
             body,
             "<tr class=\"run\" data-run-id=\"{id}\"><td><a href=\"{p}/runs/{id}\"><code>{id}</code></a></td><td><a href=\"{p}/runs?function={f}\">{f}</a></td><td><span class=\"status {s}\">{s}</span></td><td>{t}</td><td>{d}</td><td><code>{trigger}</code></td></tr>",
             id = escape(&run.run_id),
             p = escape(prefix),
             f = escape(&run.function_id),
-            s = escape(&run.status),
+            s = run.status.as_str(),
             t = time(run.created_at),
             d = duration(run.started_at.unwrap_or(run.created_at), run.ended_at),
             trigger = escape(trigger),
@@ -141,7 +135,7 @@ pub fn run(prefix: &str, run: &RunView) -> String {
         p = escape(prefix),
         id = escape(&run.run_id),
         f = escape(&run.function_id),
-        s = escape(&run.status),
+        s = run.status.as_str(),
         t = time(run.created_at),
         d = duration(run.started_at.unwrap_or(run.created_at), run.ended_at),
     );
@@ -174,8 +168,8 @@ pub fn run(prefix: &str, run: &RunView) -> String {
             "<tr class=\"step\" data-step=\"{name}\"><td>{seq}</td><td><code>{name}</code></td><td>{op}</td><td><span class=\"status {status}\">{status}</span></td><td>{attempts}</td><td><div class=\"bar\" title=\"{d}\"><span style=\"left:{left:.1}%;width:{width:.1}%\"></span></div>{d}</td><td><pre>{input}</pre></td><td><pre>{output}</pre></td></tr>",
             seq = step.seq + 1,
             name = escape(&step.name),
-            op = escape(&step.op),
-            status = escape(&step.status),
+            op = escape(step.op.as_str()),
+            status = step.status.as_str(),
             attempts = step.attempts,
             d = duration(step.started_at, step.ended_at),
         );
@@ -198,7 +192,7 @@ pub fn run(prefix: &str, run: &RunView) -> String {
     let _ = write!(
         body,
         "<h2>Events</h2><pre id=\"events\">{}</pre>",
-        json(&Value::Array(run.events.clone()))
+        json(&serde_json::to_value(&run.events).unwrap_or_default())
     );
     layout(
         &format!("Run {}", run.run_id),
@@ -226,12 +220,12 @@ mod tests {
 
     #[test]
     fn a_step_starting_when_the_run_ends_renders() {
-        let step = |name: &str, at: i64| super::super::store::StepRecord {
+        let step = |name: &str, at: i64| crate::model::StepRecord {
             hash: name.into(),
             seq: 0,
             name: name.into(),
-            op: "StepRun".into(),
-            status: "Completed".into(),
+            op: inngest_protocol::Opcode::StepRun,
+            status: crate::model::StepStatus::Completed,
             memo: None,
             input: None,
             attempts: 1,
@@ -241,7 +235,7 @@ mod tests {
         let run = RunView {
             run_id: "01RUN".into(),
             function_id: "app-fn".into(),
-            status: "Completed".into(),
+            status: crate::model::RunStatus::Completed,
             created_at: 100,
             started_at: Some(100),
             ended_at: Some(110),

@@ -9,7 +9,7 @@ use http::{HeaderMap, Request};
 use tower::ServiceExt;
 use url::Url;
 
-use crate::protocol::headers;
+use inngest_protocol::headers;
 
 /// One execution request, ready to send.
 #[derive(Debug, Clone)]
@@ -84,15 +84,23 @@ pub struct InProcess {
     router: Router,
     serve_path: String,
     body_limit: usize,
+    timeout: Duration,
 }
 
 impl InProcess {
-    /// A transport for `router`, serving on `serve_path`.
-    pub fn new(router: Router, serve_path: impl Into<String>, body_limit: usize) -> Self {
+    /// A transport for `router`, serving on `serve_path`; a request that takes longer than
+    /// `timeout` is abandoned (and retried as a failed attempt).
+    pub fn new(
+        router: Router,
+        serve_path: impl Into<String>,
+        body_limit: usize,
+        timeout: Duration,
+    ) -> Self {
         Self {
             router,
             serve_path: serve_path.into(),
             body_limit,
+            timeout,
         }
     }
 }
@@ -127,12 +135,14 @@ impl Transport for InProcess {
             let http_request = builder
                 .body(Body::from(request.body))
                 .map_err(|e| unreachable(e.to_string()))?;
-            let response = self
-                .router
-                .clone()
-                .oneshot(http_request)
-                .await
-                .map_err(|e| unreachable(e.to_string()))?;
+            let response =
+                tokio::time::timeout(self.timeout, self.router.clone().oneshot(http_request))
+                    .await
+                    .map_err(|_| TransportError::Timeout {
+                        target: "in-process".into(),
+                        timeout: self.timeout,
+                    })?
+                    .map_err(|e| unreachable(e.to_string()))?;
             let (parts, body) = response.into_parts();
             let body = axum::body::to_bytes(body, self.body_limit)
                 .await

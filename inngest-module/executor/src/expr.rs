@@ -164,6 +164,11 @@ impl Expression {
         &self.source
     }
 
+    /// The parsed tree (for [`crate::matching`] to find an indexable equality).
+    pub(crate) fn tree(&self) -> &cel::IdedExpr {
+        self.program.expression()
+    }
+
     /// Evaluates the expression as a filter: a trigger's `if`, a wait's or a cancellation's
     /// `if`, or a batch `if`.
     ///

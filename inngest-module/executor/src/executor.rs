@@ -1,0 +1,439 @@
+//! [`Executor`]: the embedded executor's public face — open it on a database, register the
+//! apps it drives, send it events, start and stop it, and read what ran.
+
+use std::collections::HashMap;
+use std::sync::atomic::AtomicUsize;
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::time::Duration;
+
+use inngest_protocol::FunctionConfig;
+use serde_json::Value;
+use tokio::sync::{Notify, watch};
+
+use crate::engine::{Effects, Engine};
+use crate::error::{ExecutorError, StoreError};
+use crate::events::normalize;
+use crate::functions::{Catalog, FunctionDef};
+use crate::model::{AppInfo, RunFilter, RunView};
+use crate::options::{Options, Settings};
+use crate::store::Store;
+use crate::transport::Transport;
+
+pub use crate::store::Pruned;
+
+/// Most events accepted in one send.
+pub const MAX_EVENTS_PER_SEND: usize = 5000;
+
+pub(crate) struct Inner {
+    pub(crate) settings: Settings,
+    pub(crate) store: Store,
+    pub(crate) engine: Engine,
+    apps: RwLock<HashMap<String, AppInfo>>,
+    /// Wakes the scheduler (work was queued, a slot freed).
+    pub(crate) wake: Notify,
+    /// Counts finished runs, for [`Executor::wait_for_run`].
+    finished: watch::Sender<u64>,
+    pub(crate) stop: watch::Sender<bool>,
+    tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    http: OnceLock<reqwest::Client>,
+    /// Executions in flight.
+    pub(crate) in_flight: AtomicUsize,
+}
+
+/// The embedded executor. Cheap to clone.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), inngest_executor::ExecutorError> {
+/// use inngest_executor::{Executor, Settings};
+/// let executor = Executor::open(Settings::default())?;   // in memory
+/// executor.start();
+/// let ids = executor.send(vec![serde_json::json!({"name": "shop/order.created"})]).await?;
+/// assert_eq!(ids.len(), 1);
+/// executor.shutdown(std::time::Duration::from_secs(5)).await;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Executor {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inner").finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for Executor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Executor")
+            .field("prefix", &self.inner.settings.options.prefix)
+            .field("database", &self.inner.store.path())
+            .finish()
+    }
+}
+
+/// A handle that does not keep the executor alive (see [`Executor::downgrade`]).
+#[derive(Clone, Debug)]
+pub struct WeakExecutor {
+    inner: std::sync::Weak<Inner>,
+}
+
+impl WeakExecutor {
+    /// The executor, unless it was dropped.
+    pub fn upgrade(&self) -> Option<Executor> {
+        self.inner.upgrade().map(|inner| Executor { inner })
+    }
+}
+
+/// A new lease owner id: random, so a restarted process never mistakes its predecessor's
+/// leases for its own.
+fn owner_id() -> i64 {
+    let mut bytes = [0u8; 8];
+    let _ = getrandom::fill(&mut bytes);
+    i64::from_le_bytes(bytes) & i64::MAX
+}
+
+fn millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}
+
+impl Executor {
+    /// Opens the store (a file, or memory) and builds an idle executor; call
+    /// [`Executor::start`] to begin executing. A database another process owns is refused
+    /// here, before anything is read.
+    pub fn open(settings: Settings) -> Result<Self, ExecutorError> {
+        let store = Store::open(settings.options.database.as_deref())?;
+        let paths = store.run_now(crate::store::match_paths)?;
+        let options = &settings.options;
+        let engine = Engine::new(
+            owner_id(),
+            (
+                millis(options.retry_backoff),
+                millis(options.retry_max_backoff),
+            ),
+            paths,
+        );
+        Ok(Self {
+            inner: Arc::new(Inner {
+                settings,
+                store,
+                engine,
+                apps: RwLock::new(HashMap::new()),
+                wake: Notify::new(),
+                finished: watch::channel(0).0,
+                stop: watch::channel(false).0,
+                tasks: Mutex::new(Vec::new()),
+                http: OnceLock::new(),
+                in_flight: AtomicUsize::new(0),
+            }),
+        })
+    }
+
+    /// A handle that does not keep the executor (and its database lock) alive: for
+    /// whatever the executor itself holds, such as the app it drives.
+    pub fn downgrade(&self) -> WeakExecutor {
+        WeakExecutor {
+            inner: Arc::downgrade(&self.inner),
+        }
+    }
+
+    /// The options it runs with.
+    pub fn options(&self) -> &Options {
+        &self.inner.settings.options
+    }
+
+    /// Now, by the executor's clock (ms since the Unix epoch).
+    pub fn now_ms(&self) -> i64 {
+        self.inner.settings.clock.now_ms()
+    }
+
+    /// Registers (or re-registers) an app's functions; replaces whatever the app registered
+    /// before. Returns how many functions it now serves. Every problem with every function
+    /// is reported at once.
+    pub async fn register_app(
+        &self,
+        app_id: &str,
+        transport: Arc<dyn Transport>,
+        configs: &[FunctionConfig],
+    ) -> Result<usize, ExecutorError> {
+        let mut parsed = Vec::new();
+        let mut problems = Vec::new();
+        for config in configs {
+            match FunctionDef::from_config(app_id, config, Arc::clone(&transport)) {
+                Ok(function) => parsed.push(Arc::new(function)),
+                Err(found) => problems.extend(found),
+            }
+        }
+        if !problems.is_empty() {
+            return Err(ExecutorError::InvalidFunctions {
+                app_id: app_id.to_string(),
+                problems,
+            });
+        }
+        let ids: Vec<String> = parsed.iter().map(|f| f.id.clone()).collect();
+        let current = self.inner.engine.catalog();
+        let kept = current
+            .sorted
+            .iter()
+            .filter(|f| f.app_id != app_id)
+            .cloned();
+        self.inner
+            .engine
+            .set_catalog(Catalog::new(kept.chain(parsed)));
+        self.inner
+            .apps
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(
+                app_id.to_string(),
+                AppInfo {
+                    app_id: app_id.to_string(),
+                    target: transport.describe(),
+                    functions: ids.clone(),
+                    synced_at: self.now_ms(),
+                },
+            );
+        let now = self.now_ms();
+        self.write_transition(now, |t| t.schedule_crons()).await?;
+        self.inner.wake.notify_one();
+        Ok(ids.len())
+    }
+
+    /// Apps registered, by id.
+    pub fn apps(&self) -> Vec<AppInfo> {
+        let mut apps: Vec<AppInfo> = self
+            .inner
+            .apps
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .cloned()
+            .collect();
+        apps.sort_by(|a, b| a.app_id.cmp(&b.app_id));
+        apps
+    }
+
+    /// Accepts events: validates them, fills `id`, `ts`, `data` and `user`, stores them
+    /// with the runs they start in one transaction, and returns their ids in order. When
+    /// this returns, the events are durable.
+    pub async fn send(&self, events: Vec<Value>) -> Result<Vec<String>, ExecutorError> {
+        let now = self.now_ms();
+        let mut accepted = Vec::with_capacity(events.len());
+        for (index, event) in events.into_iter().enumerate() {
+            accepted.push(normalize(index, event, now)?);
+        }
+        let ids: Vec<String> = accepted.iter().map(|e| e.id_str().to_string()).collect();
+        self.write_transition(now, move |t| {
+            for event in &accepted {
+                t.accept_event(event)?;
+            }
+            Ok(())
+        })
+        .await?;
+        Ok(ids)
+    }
+
+    /// Runs a transition in a write transaction and tells the scheduler and the waiters
+    /// what it changed.
+    pub(crate) async fn write_transition<R, F>(&self, now: i64, work: F) -> Result<R, StoreError>
+    where
+        F: FnOnce(&crate::engine::Transition<'_>) -> Result<R, StoreError> + Send + 'static,
+        R: Send + 'static,
+    {
+        let inner = Arc::clone(&self.inner);
+        let (result, effects) = self
+            .inner
+            .store
+            .write(move |tx| inner.engine.transition(tx, now, work))
+            .await?;
+        self.heard(effects);
+        Ok(result)
+    }
+
+    /// Wakes whoever must hear about `effects`.
+    pub(crate) fn heard(&self, effects: Effects) {
+        if effects.queued {
+            self.inner.wake.notify_one();
+        }
+        if effects.finished > 0 {
+            self.inner
+                .finished
+                .send_modify(|count| *count = count.wrapping_add(u64::from(effects.finished)));
+        }
+    }
+
+    /// One run with its steps.
+    pub async fn run(&self, run_id: &str) -> Result<Option<RunView>, ExecutorError> {
+        let run_id = run_id.to_string();
+        Ok(self
+            .inner
+            .store
+            .read(move |tx| {
+                let Some(run) = tx.run(&run_id)? else {
+                    return Ok(None);
+                };
+                let events = tx.run_events(&run_id)?;
+                let steps = tx.steps(&run_id)?;
+                Ok(Some(RunView::new(run, events, Some(steps))))
+            })
+            .await?)
+    }
+
+    /// Runs matching `filter`, newest first.
+    pub async fn runs(&self, filter: &RunFilter) -> Result<Vec<RunView>, ExecutorError> {
+        let filter = filter.clone();
+        Ok(self
+            .inner
+            .store
+            .read(move |tx| {
+                Ok(tx
+                    .runs(&filter)?
+                    .into_iter()
+                    .map(|(run, events)| RunView::new(run, events, None))
+                    .collect())
+            })
+            .await?)
+    }
+
+    /// How many runs have not finished (queued or running): `0` means the executor is idle.
+    pub async fn active_runs(&self) -> Result<usize, ExecutorError> {
+        let count = self.inner.store.read(|tx| tx.count_active()).await?;
+        Ok(usize::try_from(count).unwrap_or(0))
+    }
+
+    /// The most recent events, newest first.
+    pub async fn events(
+        &self,
+        limit: u32,
+        name: Option<&str>,
+    ) -> Result<Vec<Value>, ExecutorError> {
+        let name = name.map(str::to_string);
+        Ok(self
+            .inner
+            .store
+            .read(move |tx| tx.recent_events(limit.clamp(1, 1000), name.as_deref()))
+            .await?)
+    }
+
+    /// Waits until `run_id` finishes or `timeout` passes (by tokio's clock, so a paused test
+    /// clock moves it); returns its last state.
+    pub async fn wait_for_run(
+        &self,
+        run_id: &str,
+        timeout: Duration,
+    ) -> Result<Option<RunView>, ExecutorError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut finished = self.inner.finished.subscribe();
+        loop {
+            finished.borrow_and_update();
+            let run = self.run(run_id).await?;
+            let done = run.as_ref().is_some_and(|r| r.status.is_final());
+            if done || tokio::time::Instant::now() >= deadline {
+                return Ok(run);
+            }
+            tokio::select! {
+                _ = finished.changed() => {}
+                () = tokio::time::sleep_until(deadline) => {}
+            }
+        }
+    }
+
+    /// Waits until no run is active or `timeout` passes; returns how many are still active.
+    pub async fn wait_idle(&self, timeout: Duration) -> Result<usize, ExecutorError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut finished = self.inner.finished.subscribe();
+        loop {
+            finished.borrow_and_update();
+            let active = self.active_runs().await?;
+            if active == 0 || tokio::time::Instant::now() >= deadline {
+                return Ok(active);
+            }
+            tokio::select! {
+                _ = finished.changed() => {}
+                () = tokio::time::sleep_until(deadline) => {}
+            }
+        }
+    }
+
+    /// Checks the store with a cheap read and a cheap write, each within `timeout`: the
+    /// health indicator's probe. A corrupted, locked or unwritable database fails it.
+    pub async fn check_store(&self, timeout: Duration) -> Result<(), ExecutorError> {
+        let timed_out = || {
+            ExecutorError::Store(StoreError::Transaction(format!(
+                "the store did not answer within {timeout:?}"
+            )))
+        };
+        tokio::time::timeout(timeout, self.inner.store.read(|tx| tx.read_heartbeat()))
+            .await
+            .map_err(|_| timed_out())??;
+        let now = self.now_ms();
+        tokio::time::timeout(timeout, self.inner.store.write(move |tx| tx.heartbeat(now)))
+            .await
+            .map_err(|_| timed_out())??;
+        Ok(())
+    }
+
+    /// Deletes what retention no longer keeps (finished runs and events older than the
+    /// `retention` option), in small transactions; returns how much went.
+    pub async fn prune(&self) -> Result<Pruned, ExecutorError> {
+        let retention = millis(self.options().retention);
+        if retention == 0 {
+            return Ok(Pruned::default());
+        }
+        let now = self.now_ms();
+        let runs_before = now.saturating_sub(retention);
+        // Event ids are remembered for deduplication for a day at least.
+        let events_before = now.saturating_sub(retention.max(crate::engine::DAY_MS));
+        let mut total = Pruned::default();
+        loop {
+            let batch = self
+                .inner
+                .store
+                .write(move |tx| tx.prune(runs_before, events_before, now))
+                .await?;
+            total = total.plus(batch);
+            if batch.is_empty() {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        if !total.is_empty() {
+            self.inner.store.write(|tx| tx.vacuum_some(10_000)).await?;
+        }
+        Ok(total)
+    }
+
+    /// A shared HTTP client for apps driven over HTTP, built on first use.
+    pub(crate) fn http_client(&self) -> reqwest::Client {
+        self.inner
+            .http
+            .get_or_init(|| {
+                reqwest::Client::builder()
+                    .user_agent("Inngest")
+                    .build()
+                    .unwrap_or_default()
+            })
+            .clone()
+    }
+
+    /// The Event API key check: any key when none is configured (like the dev server).
+    pub(crate) fn key_accepted(&self, key: &str) -> bool {
+        match &self.inner.settings.event_key {
+            None => true,
+            Some(expected) => constant_time_eq(expected.as_bytes(), key.as_bytes()),
+        }
+    }
+
+    /// The background tasks (scheduling loop first, then retention).
+    pub(crate) fn tasks(&self) -> std::sync::MutexGuard<'_, Vec<tokio::task::JoinHandle<()>>> {
+        self.inner.tasks.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Compares without an early exit on the first differing byte.
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}

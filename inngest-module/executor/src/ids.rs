@@ -1,0 +1,55 @@
+//! Identifiers the executor makes: run and event ids (ULIDs), the UUID-shaped function id
+//! sent as `ctx.fn_id`, and the `traceparent` of an execution request.
+
+use inngest_protocol::hash_step_id;
+
+/// A new ULID: `now_ms` and 80 random bits from the OS.
+pub(crate) fn new_id(now_ms: i64) -> String {
+    let mut random = [0u8; 16];
+    // The OS generator does not fail on supported platforms; a failure leaves zeros, and
+    // the timestamp still orders the id.
+    let _ = getrandom::fill(&mut random);
+    let millis = u64::try_from(now_ms).unwrap_or_default();
+    ulid::Ulid::from_parts(millis, u128::from_be_bytes(random)).to_string()
+}
+
+/// A stable UUID-shaped id derived from a composite function id.
+pub(crate) fn uuid_for(id: &str) -> String {
+    let hash = hash_step_id(id);
+    format!(
+        "{}-{}-5{}-a{}-{}",
+        &hash[0..8],
+        &hash[8..12],
+        &hash[13..16],
+        &hash[17..20],
+        &hash[20..32]
+    )
+}
+
+/// A W3C `traceparent` whose trace id is derived from the run id (every request of a run
+/// shares one trace) with a fresh span id.
+pub(crate) fn traceparent(run_id: &str) -> String {
+    let trace = hash_step_id(run_id);
+    let mut span = [0u8; 8];
+    let _ = getrandom::fill(&mut span);
+    let span: String = span.iter().map(|b| format!("{b:02x}")).collect();
+    format!("00-{}-{span}-01", &trace[..32])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_shaped_and_stable_where_they_must_be() {
+        assert_eq!(new_id(1_000).len(), 26);
+        assert_ne!(new_id(1_000), new_id(1_000));
+        let uuid = uuid_for("shop-process-order");
+        assert_eq!(uuid, uuid_for("shop-process-order"));
+        assert_eq!((uuid.len(), uuid.matches('-').count()), (36, 4));
+        let (a, b) = (traceparent("01RUN"), traceparent("01RUN"));
+        assert_eq!(a.len(), 55);
+        assert_eq!(a[..35], b[..35]);
+        assert_ne!(a, b);
+    }
+}

@@ -1,0 +1,143 @@
+//! The scheduling loop: claims due jobs in the store (leased to this process, see
+//! [`crate::store`]) while execution slots are free, hands each to a worker task, and sleeps
+//! until the next due time, a wake-up (new work, a freed slot) or shutdown.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use tokio::task::JoinSet;
+
+use crate::executor::Executor;
+use crate::worker;
+
+/// Longest sleep between looks at the queue.
+const MAX_IDLE: Duration = Duration::from_secs(30);
+/// Pause after the store refused a claim.
+const STORE_ERROR_PAUSE: Duration = Duration::from_millis(500);
+/// Longest wait for executions in flight when the loop stops.
+const DRAIN: Duration = Duration::from_secs(30);
+
+impl Executor {
+    /// Starts the scheduling loop and retention (idempotent). Pending work from a previous
+    /// process — queued runs, sleeps, waits, and jobs it was executing when it died — resumes.
+    pub fn start(&self) {
+        let mut tasks = self.tasks();
+        if !tasks.is_empty() {
+            return;
+        }
+        let scheduler = self.clone();
+        tasks.push(tokio::spawn(async move { scheduler.schedule_loop().await }));
+        if !self.options().retention.is_zero() {
+            let retention = self.clone();
+            tasks.push(tokio::spawn(
+                async move { retention.retention_loop().await },
+            ));
+        }
+    }
+
+    /// Whether the scheduling loop is started and alive (not stopped, not crashed).
+    pub fn is_running(&self) -> bool {
+        self.tasks().first().is_some_and(|task| !task.is_finished()) && !*self.inner.stop.borrow()
+    }
+
+    /// Stops taking work and waits (up to `grace`) for executions in flight. Work not
+    /// finished stays queued for the next start.
+    pub async fn shutdown(&self, grace: Duration) {
+        self.inner.stop.send_replace(true);
+        self.inner.wake.notify_one();
+        let tasks = std::mem::take(&mut *self.tasks());
+        let all = futures_util::future::join_all(tasks);
+        let _ = tokio::time::timeout(grace, all).await;
+    }
+
+    async fn schedule_loop(self) {
+        let mut stop = self.inner.stop.subscribe();
+        let mut workers = JoinSet::new();
+        let max_parallel = self.options().max_parallel.max(1);
+        loop {
+            if *stop.borrow() {
+                break;
+            }
+            while workers.try_join_next().is_some() {}
+            let free = max_parallel.saturating_sub(workers.len());
+            let mut next_due = None;
+            if free > 0 {
+                let now = self.now_ms();
+                let owner = self.inner.engine.owner;
+                match self
+                    .inner
+                    .store
+                    .write(move |tx| tx.claim(owner, now, free))
+                    .await
+                {
+                    Ok((jobs, next)) => {
+                        let full = jobs.len() == free;
+                        for job in jobs {
+                            self.inner.in_flight.fetch_add(1, Ordering::Relaxed);
+                            let executor = self.clone();
+                            workers.spawn(async move {
+                                worker::run(&executor, job).await;
+                                executor.inner.in_flight.fetch_sub(1, Ordering::Relaxed);
+                                executor.inner.wake.notify_one();
+                            });
+                        }
+                        if full {
+                            // More may be due: look again once the runtime had a turn.
+                            tokio::task::yield_now().await;
+                            continue;
+                        }
+                        next_due = next;
+                    }
+                    Err(error) => {
+                        tracing::error!(%error, "the executor cannot claim work from its queue");
+                        tokio::time::sleep(STORE_ERROR_PAUSE).await;
+                        continue;
+                    }
+                }
+            }
+            let now = self.now_ms();
+            let idle = match next_due {
+                Some(at) if at > now => {
+                    Duration::from_millis(u64::try_from(at - now).unwrap_or(0)).min(MAX_IDLE)
+                }
+                // Due but not claimed: every slot is busy or it waits for a concurrency
+                // slot; a finishing job wakes the loop.
+                Some(_) => MAX_IDLE,
+                None => MAX_IDLE,
+            };
+            tokio::select! {
+                () = self.inner.wake.notified() => {}
+                () = tokio::time::sleep(idle) => {}
+                _ = stop.changed() => {}
+                Some(_) = workers.join_next(), if !workers.is_empty() => {}
+            }
+        }
+        let drain = async { while workers.join_next().await.is_some() {} };
+        let _ = tokio::time::timeout(DRAIN, drain).await;
+    }
+
+    async fn retention_loop(self) {
+        let mut stop = self.inner.stop.subscribe();
+        let retention = self.options().retention;
+        let every = (retention / 24).clamp(Duration::from_secs(60), Duration::from_secs(3600));
+        loop {
+            match self.prune().await {
+                Ok(pruned) if !pruned.is_empty() => {
+                    tracing::info!(
+                        runs = pruned.runs,
+                        events = pruned.events,
+                        "retention pruned the executor store"
+                    );
+                }
+                Ok(_) => {}
+                Err(error) => {
+                    tracing::warn!(%error, "retention could not prune the executor store")
+                }
+            }
+            tokio::select! {
+                () = tokio::time::sleep(every) => {}
+                _ = stop.changed() => return,
+            }
+        }
+    }
+}

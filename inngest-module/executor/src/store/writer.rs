@@ -1,0 +1,172 @@
+//! Group commit: every write is a closure queued to the one writing connection; whichever
+//! blocking task drains the queue runs up to [`MAX_BATCH`] closures in one `BEGIN IMMEDIATE`
+//! transaction, each inside its own savepoint (a closure that fails rolls back alone), then
+//! commits once and hands each caller its result. A caller's result arrives only after the
+//! commit, so "returned" means "durable".
+//!
+//! The drain runs on tokio's blocking pool, never on the async workers: a database another
+//! process holds locked (the busy timeout applies to `BEGIN IMMEDIATE`) stalls writes, not
+//! the server. With tokio's paused test clock, a running blocking task also keeps time from
+//! auto-advancing while SQLite works.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard};
+
+use rusqlite::{Connection, TransactionBehavior};
+use tokio::sync::oneshot;
+
+use super::Tx;
+use crate::error::{StoreError, StoreResult};
+
+/// Most closures committed together.
+const MAX_BATCH: usize = 256;
+
+/// One queued closure and where its result goes.
+trait Task: Send {
+    /// Runs the closure; `false` when it failed (its savepoint is rolled back).
+    fn run(&mut self, tx: &Tx<'_>) -> bool;
+    /// Delivers the result once the batch committed (or the commit's error).
+    fn complete(self: Box<Self>, committed: Result<(), String>);
+}
+
+struct Closure<F, R> {
+    work: Option<F>,
+    result: Option<StoreResult<R>>,
+    reply: oneshot::Sender<StoreResult<R>>,
+}
+
+impl<F, R> Task for Closure<F, R>
+where
+    F: FnOnce(&Tx<'_>) -> StoreResult<R> + Send,
+    R: Send,
+{
+    fn run(&mut self, tx: &Tx<'_>) -> bool {
+        let Some(work) = self.work.take() else {
+            return false;
+        };
+        let result = work(tx);
+        let ok = result.is_ok();
+        self.result = Some(result);
+        ok
+    }
+
+    fn complete(self: Box<Self>, committed: Result<(), String>) {
+        let result = match committed {
+            Ok(()) => self.result.unwrap_or(Err(StoreError::Closed)),
+            Err(message) => Err(StoreError::Transaction(message)),
+        };
+        // The caller may have given up waiting; nothing to do then.
+        let _ = self.reply.send(result);
+    }
+}
+
+struct Shared {
+    queue: Mutex<VecDeque<Box<dyn Task>>>,
+    draining: AtomicBool,
+    connection: Mutex<Connection>,
+}
+
+/// The writing connection and its queue.
+#[derive(Clone)]
+pub(crate) struct Writer {
+    shared: Arc<Shared>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic inside a closure is caught below; the guarded data stays consistent (SQLite
+    // rolls an unfinished transaction back), so a poisoned lock is safe to reuse.
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Writer {
+    pub(crate) fn new(connection: Connection) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                queue: Mutex::new(VecDeque::new()),
+                draining: AtomicBool::new(false),
+                connection: Mutex::new(connection),
+            }),
+        }
+    }
+
+    /// Queues `work` and waits for the commit of the batch it joins.
+    pub(crate) async fn write<R, F>(&self, work: F) -> StoreResult<R>
+    where
+        F: FnOnce(&Tx<'_>) -> StoreResult<R> + Send + 'static,
+        R: Send + 'static,
+    {
+        let (reply, result) = oneshot::channel();
+        lock(&self.shared.queue).push_back(Box::new(Closure {
+            work: Some(work),
+            result: None,
+            reply,
+        }));
+        if !self.shared.draining.swap(true, Ordering::AcqRel) {
+            let shared = Arc::clone(&self.shared);
+            tokio::task::spawn_blocking(move || shared.drain());
+        }
+        result.await.unwrap_or(Err(StoreError::Closed))
+    }
+
+    /// Runs `work` on the writing connection right now, outside any batch (start-up work).
+    pub(crate) fn run_now<R>(
+        &self,
+        work: impl FnOnce(&Connection) -> StoreResult<R>,
+    ) -> StoreResult<R> {
+        work(&lock(&self.shared.connection))
+    }
+}
+
+impl Shared {
+    fn drain(&self) {
+        loop {
+            let batch: Vec<Box<dyn Task>> = {
+                let mut queue = lock(&self.queue);
+                let take = queue.len().min(MAX_BATCH);
+                queue.drain(..take).collect()
+            };
+            if batch.is_empty() {
+                self.draining.store(false, Ordering::Release);
+                // A task queued between the check above and the store would be stranded:
+                // take the drain back unless another drainer already started.
+                if lock(&self.queue).is_empty() || self.draining.swap(true, Ordering::AcqRel) {
+                    return;
+                }
+                continue;
+            }
+            self.commit(batch);
+        }
+    }
+
+    fn commit(&self, mut batch: Vec<Box<dyn Task>>) {
+        let mut connection = lock(&self.connection);
+        let outcome = (|| -> rusqlite::Result<()> {
+            let transaction =
+                connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            for task in &mut batch {
+                transaction.execute_batch("SAVEPOINT task")?;
+                let tx = Tx::new(&transaction);
+                let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| task.run(&tx)))
+                    .unwrap_or_else(|_| {
+                        tracing::error!("a store closure panicked; its changes are rolled back");
+                        false
+                    });
+                if ok {
+                    transaction.execute_batch("RELEASE task")?;
+                } else {
+                    transaction.execute_batch("ROLLBACK TO task; RELEASE task")?;
+                }
+            }
+            transaction.commit()
+        })();
+        drop(connection);
+        let committed = outcome.map_err(|error| error.to_string());
+        for task in batch {
+            task.complete(committed.clone());
+        }
+    }
+}

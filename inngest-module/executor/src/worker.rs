@@ -1,0 +1,289 @@
+//! One claimed job, carried out: a timer is fired in one transaction; an execution loads the
+//! run (checking the lease still holds), calls the SDK through the app's transport, and
+//! applies the answer in one transaction that first checks the lease again.
+//!
+//! A result whose transaction fails (a locked or full database) is kept in memory and
+//! applied again with backoff, never dropped and re-run: the step body ran once. Only when
+//! the process stops before the result is stored does the job run again on the next start.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::engine::{Effects, Executed, Outcome};
+use crate::error::StoreError;
+use crate::executor::Executor;
+use crate::functions::FunctionDef;
+use crate::model::{ClaimedJob, Job, Run, RunEvents, RunStatus, StepStatus};
+use crate::request::{RequestParts, build};
+use crate::store::StepUpdate;
+
+/// First pause before a failed store write is tried again; doubles up to [`MAX_RETRY_PAUSE`].
+const RETRY_PAUSE: Duration = Duration::from_millis(50);
+const MAX_RETRY_PAUSE: Duration = Duration::from_secs(5);
+/// How long a job that cannot be applied waits before it is tried again from scratch.
+const RELEASE_DELAY_MS: i64 = 60_000;
+
+/// What the store holds for a job about to be executed.
+enum Loaded {
+    /// The lease no longer holds (the job was deleted by a cancellation).
+    Lost,
+    /// The run is gone or finished: the job is dropped.
+    Stale,
+    /// The run, its events and its memo.
+    Run(Box<(Run, RunEvents, HashMap<String, Value>)>),
+}
+
+/// Carries out one claimed job.
+pub(crate) async fn run(executor: &Executor, job: ClaimedJob) {
+    match job.job.clone() {
+        Job::Execute {
+            run_id,
+            step,
+            attempt,
+        } => {
+            let executed = Executed {
+                job_id: job.id,
+                lease: job.lease,
+                run_id,
+                step,
+                attempt,
+            };
+            execute(executor, &job, executed).await;
+        }
+        _ => {
+            let job = Arc::new(job);
+            let timer = Arc::clone(&job);
+            persist(executor, &job, move |executor, now| {
+                let job = Arc::clone(&timer);
+                let inner = Arc::clone(&executor.inner);
+                async move {
+                    let store = &inner.store;
+                    let engine_inner = Arc::clone(&inner);
+                    store
+                        .write(move |tx| engine_inner.engine.transition(tx, now, |t| t.fire(&job)))
+                        .await
+                        .map(|(_, effects)| effects)
+                }
+            })
+            .await;
+        }
+    }
+}
+
+async fn execute(executor: &Executor, claimed: &ClaimedJob, executed: Executed) {
+    let inner = &executor.inner;
+    let owner = inner.engine.owner;
+    let (id, lease, run_id) = (claimed.id, claimed.lease, executed.run_id.clone());
+    let loaded = inner
+        .store
+        .read(move |tx| {
+            if !tx.job_leased(id, owner, lease)? {
+                return Ok(Loaded::Lost);
+            }
+            let Some(run) = tx.run(&run_id)? else {
+                return Ok(Loaded::Stale);
+            };
+            if run.status.is_final() {
+                return Ok(Loaded::Stale);
+            }
+            let events = tx.run_events(&run_id)?;
+            let memo = tx.memo(&run_id)?;
+            Ok(Loaded::Run(Box::new((run, events, memo))))
+        })
+        .await;
+    let (run, events, memo) = match loaded {
+        Ok(Loaded::Run(loaded)) => *loaded,
+        Ok(Loaded::Lost) => return,
+        Ok(Loaded::Stale) => {
+            let _ = inner
+                .store
+                .write(move |tx| tx.complete_job(id, owner, lease))
+                .await;
+            return;
+        }
+        Err(error) => {
+            tracing::error!(%error, run = %executed.run_id, "the executor cannot load a run; it is tried again later");
+            release(executor, claimed).await;
+            return;
+        }
+    };
+    let catalog = inner.engine.catalog();
+    let function = catalog.get(&run.function_id).cloned();
+    let now = executor.now_ms();
+    if run.status == RunStatus::Queued
+        && let Some(start) = function.as_ref().and_then(|f| f.start_timeout_ms)
+        && now.saturating_sub(run.created_at) > start
+    {
+        let run_id = run.id.clone();
+        persist(executor, claimed, move |executor, now| {
+            let inner = Arc::clone(&executor.inner);
+            let run_id = run_id.clone();
+            async move {
+                let engine_inner = Arc::clone(&inner);
+                inner
+                    .store
+                    .write(move |tx| {
+                        engine_inner.engine.transition(tx, now, |t| {
+                            if !t.tx.complete_job(id, owner, lease)? {
+                                return Ok(());
+                            }
+                            match t.tx.run(&run_id)? {
+                                Some(run) => {
+                                    t.cancel(run, "the run did not start within its timeouts.start")
+                                }
+                                None => Ok(()),
+                            }
+                        })
+                    })
+                    .await
+                    .map(|(_, effects)| effects)
+            }
+        })
+        .await;
+        return;
+    }
+    let outcome = match function {
+        None => Outcome::NoAnswer(format!(
+            "function `{}` is not registered with the executor",
+            run.function_id
+        )),
+        Some(function) => call(executor, &function, &run, events, memo, &executed).await,
+    };
+    let executed = Arc::new(executed);
+    let outcome = Arc::new(outcome);
+    persist(executor, claimed, move |executor, now| {
+        let inner = Arc::clone(&executor.inner);
+        let executed = Arc::clone(&executed);
+        let outcome = Arc::clone(&outcome);
+        async move {
+            let engine_inner = Arc::clone(&inner);
+            inner
+                .store
+                .write(move |tx| {
+                    engine_inner
+                        .engine
+                        .transition(tx, now, |t| t.apply(&executed, outcome.as_ref().clone()))
+                })
+                .await
+                .map(|(_, effects)| effects)
+        }
+    })
+    .await;
+}
+
+/// Calls the SDK for one execution request.
+async fn call(
+    executor: &Executor,
+    function: &Arc<FunctionDef>,
+    run: &Run,
+    events: RunEvents,
+    memo: HashMap<String, Value>,
+    executed: &Executed,
+) -> Outcome {
+    let inner = &executor.inner;
+    let now = executor.now_ms();
+    if let Some(hash) = executed.step.clone() {
+        let run_id = run.id.clone();
+        // Shown on the runs page as running; losing this write changes nothing else.
+        let _ = inner
+            .store
+            .write(move |tx| {
+                tx.touch_step(&StepUpdate {
+                    run_id: &run_id,
+                    hash: &hash,
+                    name: &hash,
+                    op: &inngest_protocol::Opcode::StepPlanned,
+                    status: StepStatus::Running,
+                    input: None,
+                    count_attempt: false,
+                    now,
+                })
+            })
+            .await;
+    }
+    let request = build(RequestParts {
+        function,
+        run,
+        events,
+        memo,
+        step: executed.step.as_deref(),
+        attempt: executed.attempt,
+        signing_key: inner.settings.signing_key.as_deref(),
+        now,
+    });
+    match request {
+        Ok(request) => match function.transport.execute(request).await {
+            Ok(response) => Outcome::Answered(response),
+            Err(error) => Outcome::NoAnswer(error.to_string()),
+        },
+        Err(error) => Outcome::NoAnswer(format!("the execution request cannot be built: {error}")),
+    }
+}
+
+/// Stores a job's result: tries `write` until it commits (pausing with backoff while the
+/// store is busy), then wakes whoever must hear. A result that cannot be stored for a reason
+/// retrying will not fix releases the job to be tried again later; while stopping, the job
+/// is left leased for the next start.
+async fn persist<F, Fut>(executor: &Executor, claimed: &ClaimedJob, write: F)
+where
+    F: Fn(&Executor, i64) -> Fut,
+    Fut: std::future::Future<Output = Result<Effects, StoreError>>,
+{
+    let mut pause = RETRY_PAUSE;
+    loop {
+        let now = executor.now_ms();
+        match write(executor, now).await {
+            Ok(effects) => {
+                executor.heard(effects);
+                return;
+            }
+            Err(error) if transient(&error) => {
+                if *executor.inner.stop.borrow() {
+                    tracing::warn!(%error, job = claimed.id, "stopping before a job's result was stored; it runs again on the next start");
+                    return;
+                }
+                tracing::warn!(%error, job = claimed.id, "the executor could not store a job's result; trying again");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(MAX_RETRY_PAUSE);
+            }
+            Err(error) => {
+                tracing::error!(%error, job = claimed.id, "the executor cannot store a job's result; the job is tried again later");
+                release(executor, claimed).await;
+                return;
+            }
+        }
+    }
+}
+
+/// Gives a claimed job back to the queue, due a while from now.
+async fn release(executor: &Executor, claimed: &ClaimedJob) {
+    let owner = executor.inner.engine.owner;
+    let (id, lease) = (claimed.id, claimed.lease);
+    let due = executor.now_ms().saturating_add(RELEASE_DELAY_MS);
+    if let Err(error) = executor
+        .inner
+        .store
+        .write(move |tx| tx.release_job(id, owner, lease, due))
+        .await
+    {
+        tracing::error!(%error, job = id, "the executor cannot release a job; it runs again on the next start");
+    }
+}
+
+/// Errors worth waiting out: a lock another connection holds, a commit that failed.
+fn transient(error: &StoreError) -> bool {
+    match error {
+        StoreError::Transaction(_) | StoreError::Closed => true,
+        StoreError::Sqlite(rusqlite::Error::SqliteFailure(code, _)) => matches!(
+            code.code,
+            rusqlite::ErrorCode::DatabaseBusy
+                | rusqlite::ErrorCode::DatabaseLocked
+                | rusqlite::ErrorCode::DiskFull
+                | rusqlite::ErrorCode::SystemIoFailure
+        ),
+        _ => false,
+    }
+}
