@@ -173,7 +173,7 @@ fn main() {
     runtime.block_on(async {
         let dir = std::env::temp_dir().join(format!("executor-bench-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let base = "[log]\nlevel = \"warn\"\n[inngest]\napp_id = \"bench\"\n[inngest.embedded]\nmax_parallel = 64\n";
+        let base = "[log]\nlevel = \"warn\"\n[inngest]\napp_id = \"bench\"\n[inngest.embedded]\nmax_parallel = 256\n";
 
         // Baseline and in-process, in-memory store.
         let app = start(base).await;

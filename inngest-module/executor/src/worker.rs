@@ -36,78 +36,90 @@ enum Loaded {
     Run(Box<(Run, RunEvents, HashMap<String, Value>)>),
 }
 
-/// Carries out one claimed job.
-pub(crate) async fn run(executor: &Executor, job: ClaimedJob) {
-    match job.job.clone() {
-        Job::Execute {
-            run_id,
-            step,
-            attempt,
-        } => {
-            let executed = Executed {
-                job_id: job.id,
-                lease: job.lease,
+/// Carries out one claimed job, then the run's next execution when the job's transaction
+/// handed it over (a run that keeps going keeps its slot).
+pub(crate) async fn run(executor: &Executor, mut job: ClaimedJob) {
+    loop {
+        let next = match job.job.clone() {
+            Job::Execute {
                 run_id,
                 step,
                 attempt,
-            };
-            execute(executor, &job, executed).await;
-        }
-        _ => {
-            let job = Arc::new(job);
-            let timer = Arc::clone(&job);
-            persist(executor, &job, move |executor, now| {
-                let job = Arc::clone(&timer);
-                let inner = Arc::clone(&executor.inner);
-                async move {
-                    let store = &inner.store;
-                    let engine_inner = Arc::clone(&inner);
-                    store
-                        .write(move |tx| engine_inner.engine.transition(tx, now, |t| t.fire(&job)))
-                        .await
-                        .map(|(_, effects)| effects)
-                }
-            })
-            .await;
+            } => {
+                let executed = Executed {
+                    run_id,
+                    step,
+                    attempt,
+                };
+                execute(executor, &job, executed).await
+            }
+            _ => fire(executor, job).await,
+        };
+        match next {
+            Some(next) if !*executor.inner.stop.borrow() => job = next,
+            // Stopping: a job handed over stays leased, and runs on the next start.
+            _ => return,
         }
     }
 }
 
-async fn execute(executor: &Executor, claimed: &ClaimedJob, executed: Executed) {
+async fn fire(executor: &Executor, job: ClaimedJob) -> Option<ClaimedJob> {
+    let job = Arc::new(job);
+    let timer = Arc::clone(&job);
+    persist(executor, &job, move |executor, now| {
+        let job = Arc::clone(&timer);
+        let inner = Arc::clone(&executor.inner);
+        async move {
+            let engine_inner = Arc::clone(&inner);
+            inner
+                .store
+                .write(move |tx| engine_inner.engine.transition(tx, now, |t| t.fire(&job)))
+                .await
+        }
+    })
+    .await
+    .flatten()
+}
+
+async fn execute(
+    executor: &Executor,
+    claimed: &ClaimedJob,
+    executed: Executed,
+) -> Option<ClaimedJob> {
     let inner = &executor.inner;
     let owner = inner.engine.owner;
     let (id, lease, run_id) = (claimed.id, claimed.lease, executed.run_id.clone());
     let loaded = inner
         .store
         .read(move |tx| {
-            if !tx.job_leased(id, owner, lease)? {
-                return Ok(Loaded::Lost);
-            }
-            let Some(run) = tx.run(&run_id)? else {
-                return Ok(Loaded::Stale);
+            let Some((run, events)) = tx.run_for_job(&run_id, id, owner, lease)? else {
+                return Ok(if tx.job_leased(id, owner, lease)? {
+                    Loaded::Stale
+                } else {
+                    Loaded::Lost
+                });
             };
             if run.status.is_final() {
                 return Ok(Loaded::Stale);
             }
-            let events = tx.run_events(&run_id)?;
             let memo = tx.memo(&run_id)?;
             Ok(Loaded::Run(Box::new((run, events, memo))))
         })
         .await;
     let (run, events, memo) = match loaded {
         Ok(Loaded::Run(loaded)) => *loaded,
-        Ok(Loaded::Lost) => return,
+        Ok(Loaded::Lost) => return None,
         Ok(Loaded::Stale) => {
             let _ = inner
                 .store
                 .write(move |tx| tx.complete_job(id, owner, lease))
                 .await;
-            return;
+            return None;
         }
         Err(error) => {
             tracing::error!(%error, run = %executed.run_id, "the executor cannot load a run; it is tried again later");
             release(executor, claimed).await;
-            return;
+            return None;
         }
     };
     let catalog = inner.engine.catalog();
@@ -139,11 +151,10 @@ async fn execute(executor: &Executor, claimed: &ClaimedJob, executed: Executed) 
                         })
                     })
                     .await
-                    .map(|(_, effects)| effects)
             }
         })
         .await;
-        return;
+        return None;
     }
     let outcome = match function {
         None => Outcome::NoAnswer(format!(
@@ -154,24 +165,26 @@ async fn execute(executor: &Executor, claimed: &ClaimedJob, executed: Executed) 
     };
     let executed = Arc::new(executed);
     let outcome = Arc::new(outcome);
+    let job = Arc::new(claimed.clone());
     persist(executor, claimed, move |executor, now| {
         let inner = Arc::clone(&executor.inner);
         let executed = Arc::clone(&executed);
         let outcome = Arc::clone(&outcome);
+        let job = Arc::clone(&job);
         async move {
             let engine_inner = Arc::clone(&inner);
             inner
                 .store
                 .write(move |tx| {
-                    engine_inner
-                        .engine
-                        .transition(tx, now, |t| t.apply(&executed, outcome.as_ref().clone()))
+                    engine_inner.engine.transition(tx, now, |t| {
+                        t.apply(&job, &executed, outcome.as_ref().clone())
+                    })
                 })
                 .await
-                .map(|(_, effects)| effects)
         }
     })
-    .await;
+    .await
+    .flatten()
 }
 
 /// Calls the SDK for one execution request.
@@ -224,26 +237,26 @@ async fn call(
 }
 
 /// Stores a job's result: tries `write` until it commits (pausing with backoff while the
-/// store is busy), then wakes whoever must hear. A result that cannot be stored for a reason
-/// retrying will not fix releases the job to be tried again later; while stopping, the job
-/// is left leased for the next start.
-async fn persist<F, Fut>(executor: &Executor, claimed: &ClaimedJob, write: F)
+/// store is busy), then wakes whoever must hear and returns what the write returned. A
+/// result that cannot be stored for a reason retrying will not fix releases the job to be
+/// tried again later; while stopping, the job is left leased for the next start.
+async fn persist<F, Fut, R>(executor: &Executor, claimed: &ClaimedJob, write: F) -> Option<R>
 where
     F: Fn(&Executor, i64) -> Fut,
-    Fut: std::future::Future<Output = Result<Effects, StoreError>>,
+    Fut: std::future::Future<Output = Result<(R, Effects), StoreError>>,
 {
     let mut pause = RETRY_PAUSE;
     loop {
         let now = executor.now_ms();
         match write(executor, now).await {
-            Ok(effects) => {
+            Ok((result, effects)) => {
                 executor.heard(effects);
-                return;
+                return Some(result);
             }
             Err(error) if transient(&error) => {
                 if *executor.inner.stop.borrow() {
                     tracing::warn!(%error, job = claimed.id, "stopping before a job's result was stored; it runs again on the next start");
-                    return;
+                    return None;
                 }
                 tracing::warn!(%error, job = claimed.id, "the executor could not store a job's result; trying again");
                 tokio::time::sleep(pause).await;
@@ -252,7 +265,7 @@ where
             Err(error) => {
                 tracing::error!(%error, job = claimed.id, "the executor cannot store a job's result; the job is tried again later");
                 release(executor, claimed).await;
-                return;
+                return None;
             }
         }
     }

@@ -10,7 +10,7 @@ use super::{Transition, error_value, wake_time};
 use crate::error::StoreResult;
 use crate::functions::FunctionDef;
 use crate::ids::new_id;
-use crate::model::{Job, Parent, Run, RunStatus, StepStatus};
+use crate::model::{ClaimedJob, Job, Parent, Run, RunStatus, StepStatus};
 use crate::store::{ListenerKind, StepUpdate};
 use crate::transport::ExecResponse;
 
@@ -23,12 +23,8 @@ pub(crate) enum Outcome {
     NoAnswer(String),
 }
 
-/// The job an outcome belongs to.
+/// The execution an outcome belongs to.
 pub(crate) struct Executed {
-    /// Queue row id.
-    pub job_id: i64,
-    /// The lease the job was claimed with.
-    pub lease: i64,
     /// The run.
     pub run_id: String,
     /// The targeted step, if any.
@@ -38,21 +34,29 @@ pub(crate) struct Executed {
 }
 
 impl Transition<'_> {
-    /// Applies one execution's outcome if the job's lease still holds; returns `false`
-    /// (nothing applied) when it does not — the run was cancelled meanwhile.
-    pub(crate) fn apply(&self, executed: &Executed, outcome: Outcome) -> StoreResult<bool> {
-        if !self
-            .tx
-            .complete_job(executed.job_id, self.engine.owner, executed.lease)?
-        {
-            return Ok(false);
+    /// Applies one execution's outcome if the job's lease still holds, and returns the
+    /// run's next execution when this worker may take it over (see
+    /// [`Transition::settle_job`]). Nothing is applied when the lease no longer
+    /// holds — the run was cancelled meanwhile.
+    pub(crate) fn apply(
+        &self,
+        claimed: &ClaimedJob,
+        executed: &Executed,
+        outcome: Outcome,
+    ) -> StoreResult<Option<ClaimedJob>> {
+        if !self.begin_job(claimed)? {
+            return Ok(None);
         }
-        self.queued();
+        self.apply_answer(executed, outcome)?;
+        self.settle_job()
+    }
+
+    fn apply_answer(&self, executed: &Executed, outcome: Outcome) -> StoreResult<()> {
         let Some(mut run) = self.tx.run(&executed.run_id)? else {
-            return Ok(true);
+            return Ok(());
         };
         if run.status.is_final() {
-            return Ok(true);
+            return Ok(());
         }
         // Retries count from the attempt of the job that ran, not from the run's last
         // recorded attempt: parallel steps retry independently, and another step finishing
@@ -64,7 +68,7 @@ impl Transition<'_> {
                 run.function_id
             );
             self.fail(run, error_value("FunctionNotFound", message))?;
-            return Ok(true);
+            return Ok(());
         };
         if run.status == RunStatus::Queued {
             run.status = RunStatus::Running;
@@ -82,7 +86,7 @@ impl Transition<'_> {
             Outcome::NoAnswer(reason) => {
                 let error = error_value("ExecutorError", reason);
                 self.retry_or_fail(run, &function, step, error, false, None)?;
-                return Ok(true);
+                return Ok(());
             }
         };
         if let Some(version) = response
@@ -101,7 +105,7 @@ impl Transition<'_> {
                 ),
             );
             self.retry_or_fail(run, &function, step, error, false, None)?;
-            return Ok(true);
+            return Ok(());
         }
         match response.status {
             200 => {
@@ -143,7 +147,7 @@ impl Transition<'_> {
                 )?;
             }
         }
-        Ok(true)
+        Ok(())
     }
 
     /// Retries the unit of work if attempts remain; otherwise fails the run.

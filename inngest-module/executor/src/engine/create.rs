@@ -165,6 +165,10 @@ impl Transition<'_> {
             step,
             attempt,
         };
+        let keyed = !run.state.concurrency.is_empty();
+        if self.hold_execution(&run.id, &job, due_at, run.state.priority_ms, keyed) {
+            return Ok(());
+        }
         self.tx.enqueue(&NewJob {
             job: &job,
             due_at,

@@ -84,6 +84,7 @@ impl Transition<'_> {
             }
         };
         self.tx.update_run(&run)?;
+        self.forget_run(&run.id);
         self.tx.delete_run_jobs(&run.id)?;
         self.tx.delete_run_listeners(&run.id)?;
         self.finished();

@@ -6,6 +6,7 @@
 mod apply;
 mod create;
 mod finish;
+mod handover;
 mod route;
 mod timers;
 
@@ -137,6 +138,7 @@ impl Engine {
             tx,
             now,
             effects: Cell::new(Effects::default()),
+            handover: std::cell::RefCell::new(None),
         };
         let result = work(&transition)?;
         Ok((result, transition.effects.get()))
@@ -150,10 +152,12 @@ pub(crate) struct Transition<'a> {
     pub(crate) tx: &'a Tx<'a>,
     pub(crate) now: i64,
     effects: Cell<Effects>,
+    /// The claimed job this transition settles, and its run's next execution.
+    handover: std::cell::RefCell<Option<handover::Handover>>,
 }
 
 impl Transition<'_> {
-    fn queued(&self) {
+    pub(crate) fn queued(&self) {
         let mut effects = self.effects.get();
         effects.queued = true;
         self.effects.set(effects);

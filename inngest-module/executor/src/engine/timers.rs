@@ -10,15 +10,17 @@ use crate::functions::TriggerDef;
 use crate::model::{ClaimedJob, Job, StepStatus};
 
 impl Transition<'_> {
-    /// Fires a claimed timer job, if its lease still holds; `false` when it did not.
-    pub(crate) fn fire(&self, claimed: &ClaimedJob) -> StoreResult<bool> {
-        if !self
-            .tx
-            .complete_job(claimed.id, self.engine.owner, claimed.lease)?
-        {
-            return Ok(false);
+    /// Fires a claimed timer job if its lease still holds, and returns the run's next
+    /// execution when this worker may take it over.
+    pub(crate) fn fire(&self, claimed: &ClaimedJob) -> StoreResult<Option<ClaimedJob>> {
+        if !self.begin_job(claimed)? {
+            return Ok(None);
         }
-        self.queued();
+        self.fire_timer(claimed)?;
+        self.settle_job()
+    }
+
+    fn fire_timer(&self, claimed: &ClaimedJob) -> StoreResult<()> {
         match &claimed.job {
             Job::Execute { .. } => {}
             Job::SleepWake { run_id, hash } => {
@@ -67,7 +69,7 @@ impl Transition<'_> {
             }
             Job::Cron { function_id, spec } => {
                 let Some(function) = self.catalog.get(function_id) else {
-                    return Ok(true);
+                    return Ok(());
                 };
                 // A job left from a schedule the function no longer has (changed or removed
                 // since it was queued, e.g. across a restart) is dropped.
@@ -75,7 +77,7 @@ impl Transition<'_> {
                     TriggerDef::Cron(s) if s.source() == spec => Some(s),
                     _ => None,
                 }) else {
-                    return Ok(true);
+                    return Ok(());
                 };
                 let event = self.internal_event("inngest/scheduled.timer", json!({ "cron": spec }));
                 self.tx.insert_event(
@@ -90,7 +92,7 @@ impl Transition<'_> {
                 }
             }
         }
-        Ok(true)
+        Ok(())
     }
 
     /// Queues the next fire of every cron trigger of the catalog that has none queued.

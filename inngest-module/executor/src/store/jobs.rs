@@ -169,6 +169,45 @@ impl Tx<'_> {
         Ok(true)
     }
 
+    /// Turns a job claimed with `lease` into `next` (an unkeyed job of the same run), still
+    /// leased to `owner` with a new lease version: the run's next execution, for the worker
+    /// that holds the row. `None` when the lease no longer holds.
+    pub(crate) fn hand_over_job(
+        &self,
+        id: i64,
+        owner: i64,
+        lease: i64,
+        next: &NewJob<'_>,
+    ) -> StoreResult<Option<ClaimedJob>> {
+        let version: Option<i64> = self
+            .connection
+            .prepare_cached(
+                "UPDATE jobs SET payload = ?4, due_at = ?5, rank = ?6, prioritized = ?7,
+                    dedupe = NULL, ckey1 = NULL, limit1 = NULL, ckey2 = NULL, limit2 = NULL,
+                    lease_version = lease_version + 1
+                 WHERE id = ?1 AND lease_owner = ?2 AND lease_version = ?3
+                 RETURNING lease_version",
+            )?
+            .query_row(
+                params![
+                    id,
+                    owner,
+                    lease,
+                    to_json(next.job)?,
+                    next.due_at,
+                    next.due_at.saturating_sub(next.priority_ms),
+                    next.priority_ms != 0
+                ],
+                |row| row.get(0),
+            )
+            .optional()?;
+        Ok(version.map(|lease| ClaimedJob {
+            id,
+            job: next.job.clone(),
+            lease,
+        }))
+    }
+
     /// `true` while the job is still leased with `lease`.
     pub(crate) fn job_leased(&self, id: i64, owner: i64, lease: i64) -> StoreResult<bool> {
         Ok(self
@@ -234,7 +273,8 @@ impl Tx<'_> {
         Ok((claimed, self.next_due()?))
     }
 
-    /// Due candidates in rank order: plain jobs (rank = due time) and prioritized ones.
+    /// Due candidates in rank order: plain jobs (rank = due time, so `rank <= now` is the
+    /// index range of due ones) and prioritized ones (few: only functions with `priority`).
     fn candidates(&self, now: i64) -> StoreResult<Vec<Candidate>> {
         let mut plain = self.connection.prepare_cached(&format!(
             "SELECT {CANDIDATE_COLUMNS} FROM jobs
@@ -260,8 +300,7 @@ impl Tx<'_> {
     /// Executions in flight per concurrency key (from the leased rows).
     fn running_counts(&self) -> StoreResult<HashMap<String, u32>> {
         let mut statement = self.connection.prepare_cached(
-            "SELECT ckey1, ckey2 FROM jobs WHERE lease_owner IS NOT NULL
-             AND (ckey1 IS NOT NULL OR ckey2 IS NOT NULL)",
+            "SELECT ckey1, ckey2 FROM jobs WHERE lease_owner IS NOT NULL AND ckey1 IS NOT NULL",
         )?;
         let mut counts: HashMap<String, u32> = HashMap::new();
         let rows = statement.query_map([], |row| {
@@ -281,12 +320,24 @@ impl Tx<'_> {
 
     /// The earliest due time of a job that is neither leased nor parked.
     pub(crate) fn next_due(&self) -> StoreResult<Option<i64>> {
-        Ok(self
-            .connection
-            .prepare_cached(
-                "SELECT MIN(due_at) FROM jobs WHERE lease_owner IS NULL AND parked_on IS NULL",
-            )?
-            .query_row([], |row| row.get(0))?)
+        let mut earliest: Option<i64> = None;
+        for sql in [
+            // Plain jobs: rank is the due time; the first index entry.
+            "SELECT MIN(rank) FROM jobs
+             WHERE lease_owner IS NULL AND parked_on IS NULL AND prioritized = 0",
+            "SELECT MIN(due_at) FROM jobs
+             WHERE lease_owner IS NULL AND parked_on IS NULL AND prioritized = 1",
+        ] {
+            let due: Option<i64> = self
+                .connection
+                .prepare_cached(sql)?
+                .query_row([], |row| row.get(0))?;
+            earliest = match (earliest, due) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+        }
+        Ok(earliest)
     }
 
     /// Runs a `DELETE … RETURNING lease_owner, ckey1, ckey2` and returns the keys of the

@@ -126,6 +126,29 @@ impl Tx<'_> {
         Ok(from_json_opt(text)?.unwrap_or_default())
     }
 
+    /// A run with its events, if the job `job_id` is still leased with `lease` (one
+    /// statement: the lease check and the read see the same snapshot).
+    pub(crate) fn run_for_job(
+        &self,
+        run_id: &str,
+        job_id: i64,
+        owner: i64,
+        lease: i64,
+    ) -> StoreResult<Option<(Run, RunEvents)>> {
+        let row = self
+            .connection
+            .prepare_cached(&format!(
+                "SELECT {RUN_COLUMNS}, events FROM runs WHERE id = ?1 AND EXISTS
+                    (SELECT 1 FROM jobs WHERE id = ?2 AND lease_owner = ?3 AND lease_version = ?4)"
+            ))?
+            .query_row(params![run_id, job_id, owner, lease], |row| {
+                Ok((decode(row)?, row.get::<_, String>(10)?))
+            })
+            .optional()?;
+        row.map(|(raw, events)| Ok((raw.into_run()?, from_json(&events)?)))
+            .transpose()
+    }
+
     /// Runs matching `filter`, newest first, with their events.
     pub(crate) fn runs(&self, filter: &RunFilter) -> StoreResult<Vec<(Run, RunEvents)>> {
         let limit = filter.limit.unwrap_or(100).clamp(1, 1000);

@@ -94,12 +94,10 @@ CREATE TABLE jobs (
     lease_owner INTEGER,
     lease_version INTEGER NOT NULL DEFAULT 0
 );
-CREATE INDEX jobs_ready ON jobs(rank, id)
-    WHERE lease_owner IS NULL AND parked_on IS NULL AND prioritized = 0;
-CREATE INDEX jobs_ready_prioritized ON jobs(rank, id)
-    WHERE lease_owner IS NULL AND parked_on IS NULL AND prioritized = 1;
-CREATE INDEX jobs_due ON jobs(due_at) WHERE lease_owner IS NULL AND parked_on IS NULL;
-CREATE INDEX jobs_leased ON jobs(lease_owner) WHERE lease_owner IS NOT NULL;
+CREATE INDEX jobs_ready ON jobs(prioritized, rank, id)
+    WHERE lease_owner IS NULL AND parked_on IS NULL;
+CREATE INDEX jobs_keyed ON jobs(ckey1, ckey2)
+    WHERE lease_owner IS NOT NULL AND ckey1 IS NOT NULL;
 CREATE INDEX jobs_parked ON jobs(parked_on, rank, id) WHERE parked_on IS NOT NULL;
 CREATE INDEX jobs_run ON jobs(run_id) WHERE run_id IS NOT NULL;
 CREATE INDEX jobs_dedupe ON jobs(dedupe) WHERE dedupe IS NOT NULL;

@@ -12,7 +12,8 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::Duration;
 
 use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::oneshot;
@@ -22,6 +23,10 @@ use crate::error::{StoreError, StoreResult};
 
 /// Most closures committed together.
 const MAX_BATCH: usize = 256;
+/// How long a drainer that emptied the queue waits for more before it exits: under load
+/// the next write comes within microseconds, and handing it to a running drainer is
+/// cheaper than starting another blocking task.
+const LINGER: Duration = Duration::from_micros(500);
 
 /// One queued closure and where its result goes.
 trait Task: Send {
@@ -64,6 +69,8 @@ where
 
 struct Shared {
     queue: Mutex<VecDeque<Box<dyn Task>>>,
+    /// Wakes a lingering drainer.
+    arrived: Condvar,
     draining: AtomicBool,
     connection: Mutex<Connection>,
 }
@@ -87,6 +94,7 @@ impl Writer {
         Self {
             shared: Arc::new(Shared {
                 queue: Mutex::new(VecDeque::new()),
+                arrived: Condvar::new(),
                 draining: AtomicBool::new(false),
                 connection: Mutex::new(connection),
             }),
@@ -105,7 +113,9 @@ impl Writer {
             result: None,
             reply,
         }));
-        if !self.shared.draining.swap(true, Ordering::AcqRel) {
+        if self.shared.draining.swap(true, Ordering::AcqRel) {
+            self.shared.arrived.notify_one();
+        } else {
             let shared = Arc::clone(&self.shared);
             tokio::task::spawn_blocking(move || shared.drain());
         }
@@ -126,6 +136,13 @@ impl Shared {
         loop {
             let batch: Vec<Box<dyn Task>> = {
                 let mut queue = lock(&self.queue);
+                if queue.is_empty() {
+                    queue = self
+                        .arrived
+                        .wait_timeout(queue, LINGER)
+                        .map(|(queue, _)| queue)
+                        .unwrap_or_else(|poisoned| poisoned.into_inner().0);
+                }
                 let take = queue.len().min(MAX_BATCH);
                 queue.drain(..take).collect()
             };

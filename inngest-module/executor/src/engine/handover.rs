@@ -1,0 +1,129 @@
+//! Settling the claimed job a transition applies, and handing its run's next execution to
+//! the same worker.
+//!
+//! A transition that applies a job's result first checks that the job is still leased to
+//! this process ([`Transition::begin_job`]); only then is anything applied. When it ends
+//! ([`Transition::settle_job`]), the job's row goes — unless the run goes on right away:
+//! when the transition queued exactly one execution of the same run, due now and outside any
+//! concurrency limit, that execution *takes over the row*, still leased (with a new lease
+//! version), and the worker runs it next. No queue round trip, no index churn: a run that
+//! keeps going keeps its execution slot until it sleeps, waits or ends.
+
+use std::cell::RefCell;
+
+use super::Transition;
+use crate::error::StoreResult;
+use crate::model::{ClaimedJob, Job};
+use crate::store::NewJob;
+
+/// The job being settled and the executions of its run held back for the handover.
+pub(crate) struct Handover {
+    /// Queue row id of the claimed job.
+    job_id: i64,
+    /// Its lease version.
+    lease: i64,
+    /// The run it belongs to, if any.
+    run_id: Option<String>,
+    /// Executions of that run queued by this transition, due now and unkeyed.
+    pending: Vec<Pending>,
+}
+
+/// An execution held back until the transition settles.
+struct Pending {
+    job: Job,
+    due_at: i64,
+    priority_ms: i64,
+}
+
+impl Transition<'_> {
+    /// Starts settling a claimed job: `false` when its lease no longer holds (the job was
+    /// deleted by a cancellation, or claimed again), and nothing must be applied.
+    pub(crate) fn begin_job(&self, claimed: &ClaimedJob) -> StoreResult<bool> {
+        if !self
+            .tx
+            .job_leased(claimed.id, self.engine.owner, claimed.lease)?
+        {
+            return Ok(false);
+        }
+        *self.handover.borrow_mut() = Some(Handover {
+            job_id: claimed.id,
+            lease: claimed.lease,
+            run_id: claimed.job.run_id().map(str::to_string),
+            pending: Vec::new(),
+        });
+        Ok(true)
+    }
+
+    /// Holds back an execution of the settled job's run (due now, unkeyed) for the
+    /// handover; `false` when it does not qualify and must be queued as usual.
+    pub(super) fn hold_execution(
+        &self,
+        run_id: &str,
+        job: &Job,
+        due_at: i64,
+        priority_ms: i64,
+        keyed: bool,
+    ) -> bool {
+        let mut handover = self.handover.borrow_mut();
+        let Some(handover) = handover.as_mut() else {
+            return false;
+        };
+        if keyed || due_at > self.now || handover.run_id.as_deref() != Some(run_id) {
+            return false;
+        }
+        handover.pending.push(Pending {
+            job: job.clone(),
+            due_at,
+            priority_ms,
+        });
+        true
+    }
+
+    /// Drops what was held back for a run that just finished.
+    pub(super) fn forget_run(&self, run_id: &str) {
+        if let Some(handover) = self.handover.borrow_mut().as_mut()
+            && handover.run_id.as_deref() == Some(run_id)
+        {
+            handover.pending.clear();
+        }
+    }
+
+    /// Ends the settled job: hands its row to the run's one next execution (returned,
+    /// leased to this worker), or deletes it (freeing its concurrency slots) and queues
+    /// whatever was held back.
+    pub(crate) fn settle_job(&self) -> StoreResult<Option<ClaimedJob>> {
+        let Some(handover) = RefCell::take(&self.handover) else {
+            return Ok(None);
+        };
+        let mut pending = handover.pending;
+        if let [next] = pending.as_slice()
+            && let Some(claimed) = self.tx.hand_over_job(
+                handover.job_id,
+                self.engine.owner,
+                handover.lease,
+                &NewJob {
+                    job: &next.job,
+                    due_at: next.due_at,
+                    priority_ms: next.priority_ms,
+                    concurrency: &[],
+                },
+            )?
+        {
+            return Ok(Some(claimed));
+        }
+        // Deleting a job may free a concurrency slot: the scheduler should look.
+        self.tx
+            .complete_job(handover.job_id, self.engine.owner, handover.lease)?;
+        self.queued();
+        for held in pending.drain(..) {
+            self.tx.enqueue(&NewJob {
+                job: &held.job,
+                due_at: held.due_at,
+                priority_ms: held.priority_ms,
+                concurrency: &[],
+            })?;
+            self.queued();
+        }
+        Ok(None)
+    }
+}
