@@ -6,19 +6,21 @@ use std::collections::HashMap;
 use http::{HeaderMap, HeaderValue};
 use inngest_protocol::signature::signature_header;
 use inngest_protocol::{ExecutionRequest, RequestContext, Stack, headers};
-use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::functions::FunctionDef;
 use crate::ids::{new_id, traceparent};
-use crate::model::{Run, RunEvents};
+use crate::model::Run;
 use crate::transport::ExecRequest;
 
 /// What one execution request is made of.
 pub(crate) struct RequestParts<'a> {
     pub function: &'a FunctionDef,
     pub run: &'a Run,
-    pub events: RunEvents,
-    pub memo: HashMap<String, Value>,
+    /// The run's events, as stored.
+    pub events: &'a [Box<RawValue>],
+    /// The memo, as stored.
+    pub memo: &'a HashMap<String, Box<RawValue>>,
     pub step: Option<&'a str>,
     pub attempt: u32,
     pub signing_key: Option<&'a str>,
@@ -30,10 +32,17 @@ pub(crate) fn build(parts: RequestParts<'_>) -> Result<ExecRequest, serde_json::
     let step_id = parts.step.unwrap_or("step").to_string();
     let request_id = new_id(parts.now);
     let run = parts.run;
-    let body = ExecutionRequest {
-        event: parts.events.first().cloned().unwrap_or_default(),
-        events: parts.events,
-        steps: parts.memo,
+    let null = RawValue::from_string("null".into())?;
+    let events: Vec<&RawValue> = parts.events.iter().map(AsRef::as_ref).collect();
+    let steps: HashMap<String, &RawValue> = parts
+        .memo
+        .iter()
+        .map(|(hash, memo)| (hash.clone(), memo.as_ref()))
+        .collect();
+    let body: ExecutionRequest<&RawValue, &RawValue> = ExecutionRequest {
+        event: events.first().copied().unwrap_or(&null),
+        events,
+        steps,
         ctx: RequestContext {
             attempt: parts.attempt,
             disable_immediate_execution: run.state.force_plan || parts.step.is_some(),

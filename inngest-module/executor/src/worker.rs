@@ -10,13 +10,16 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::Value;
+use serde_json::value::RawValue;
+
+/// A run's events as stored JSON.
+type RawEvents = Vec<Box<RawValue>>;
 
 use crate::engine::{Effects, Executed, Outcome};
 use crate::error::StoreError;
 use crate::executor::Executor;
 use crate::functions::FunctionDef;
-use crate::model::{ClaimedJob, Job, Run, RunEvents, RunStatus, StepStatus};
+use crate::model::{ClaimedJob, Job, Run, RunStatus, StepStatus};
 use crate::request::{RequestParts, build};
 use crate::store::StepUpdate;
 
@@ -26,21 +29,36 @@ const MAX_RETRY_PAUSE: Duration = Duration::from_secs(5);
 /// How long a job that cannot be applied waits before it is tried again from scratch.
 const RELEASE_DELAY_MS: i64 = 60_000;
 
+/// What an execution needs from the store: the run, its events and its memo.
+struct RunData {
+    run: Run,
+    events: RawEvents,
+    memo: HashMap<String, Box<RawValue>>,
+}
+
 /// What the store holds for a job about to be executed.
 enum Loaded {
     /// The lease no longer holds (the job was deleted by a cancellation).
     Lost,
     /// The run is gone or finished: the job is dropped.
     Stale,
-    /// The run, its events and its memo.
-    Run(Box<(Run, RunEvents, HashMap<String, Value>)>),
+    /// The run's data.
+    Run(Box<RunData>),
+}
+
+/// The next job to carry out, with the run's data when it is known to be current.
+struct Next {
+    job: ClaimedJob,
+    known: Option<RunData>,
 }
 
 /// Carries out one claimed job, then the run's next execution when the job's transaction
 /// handed it over (a run that keeps going keeps its slot).
-pub(crate) async fn run(executor: &Executor, mut job: ClaimedJob) {
+pub(crate) async fn run(executor: &Executor, job: ClaimedJob) {
+    let mut next = Next { job, known: None };
     loop {
-        let next = match job.job.clone() {
+        let job = next.job;
+        let following = match job.job.clone() {
             Job::Execute {
                 run_id,
                 step,
@@ -51,12 +69,14 @@ pub(crate) async fn run(executor: &Executor, mut job: ClaimedJob) {
                     step,
                     attempt,
                 };
-                execute(executor, &job, executed).await
+                execute(executor, &job, executed, next.known).await
             }
-            _ => fire(executor, job).await,
+            _ => fire(executor, job)
+                .await
+                .map(|job| Next { job, known: None }),
         };
-        match next {
-            Some(next) if !*executor.inner.stop.borrow() => job = next,
+        match following {
+            Some(following) if !*executor.inner.stop.borrow() => next = following,
             // Stopping: a job handed over stays leased, and runs on the next start.
             _ => return,
         }
@@ -79,17 +99,19 @@ async fn fire(executor: &Executor, job: ClaimedJob) -> Option<ClaimedJob> {
     })
     .await
     .flatten()
+    .map(|continuation| continuation.job)
 }
 
-async fn execute(
+/// Reads what an execution needs, checking the job's lease in the same snapshot.
+async fn load(
     executor: &Executor,
     claimed: &ClaimedJob,
-    executed: Executed,
-) -> Option<ClaimedJob> {
-    let inner = &executor.inner;
-    let owner = inner.engine.owner;
-    let (id, lease, run_id) = (claimed.id, claimed.lease, executed.run_id.clone());
-    let loaded = inner
+    run_id: &str,
+) -> Result<Loaded, StoreError> {
+    let owner = executor.inner.engine.owner;
+    let (id, lease, run_id) = (claimed.id, claimed.lease, run_id.to_string());
+    executor
+        .inner
         .store
         .read(move |tx| {
             let Some((run, events)) = tx.run_for_job(&run_id, id, owner, lease)? else {
@@ -103,10 +125,25 @@ async fn execute(
                 return Ok(Loaded::Stale);
             }
             let memo = tx.memo(&run_id)?;
-            Ok(Loaded::Run(Box::new((run, events, memo))))
+            Ok(Loaded::Run(Box::new(RunData { run, events, memo })))
         })
-        .await;
-    let (run, events, memo) = match loaded {
+        .await
+}
+
+async fn execute(
+    executor: &Executor,
+    claimed: &ClaimedJob,
+    executed: Executed,
+    known: Option<RunData>,
+) -> Option<Next> {
+    let inner = &executor.inner;
+    let owner = inner.engine.owner;
+    let (id, lease) = (claimed.id, claimed.lease);
+    let loaded = match known {
+        Some(known) => Ok(Loaded::Run(Box::new(known))),
+        None => load(executor, claimed, &executed.run_id).await,
+    };
+    let RunData { run, events, memo } = match loaded {
         Ok(Loaded::Run(loaded)) => *loaded,
         Ok(Loaded::Lost) => return None,
         Ok(Loaded::Stale) => {
@@ -161,12 +198,12 @@ async fn execute(
             "function `{}` is not registered with the executor",
             run.function_id
         )),
-        Some(function) => call(executor, &function, &run, events, memo, &executed).await,
+        Some(function) => call(executor, &function, &run, &events, &memo, &executed).await,
     };
     let executed = Arc::new(executed);
     let outcome = Arc::new(outcome);
     let job = Arc::new(claimed.clone());
-    persist(executor, claimed, move |executor, now| {
+    let continuation = persist(executor, claimed, move |executor, now| {
         let inner = Arc::clone(&executor.inner);
         let executed = Arc::clone(&executed);
         let outcome = Arc::clone(&outcome);
@@ -184,7 +221,29 @@ async fn execute(
         }
     })
     .await
-    .flatten()
+    .flatten()?;
+    Some(Next {
+        known: carried(continuation.run, events, memo, continuation.memoized),
+        job: continuation.job,
+    })
+}
+
+/// The run's data for its next execution, from what the handover transaction returned:
+/// `None` (read it again) unless the memo is known to be complete — another worker may
+/// have memoized a parallel step since this one read it.
+fn carried(
+    run: Option<Run>,
+    events: RawEvents,
+    mut memo: HashMap<String, Box<RawValue>>,
+    memoized: Vec<(String, String)>,
+) -> Option<RunData> {
+    let run = run?;
+    for (hash, value) in memoized {
+        memo.insert(hash, RawValue::from_string(value).ok()?);
+    }
+    let complete = run.state.stack.len() == memo.len()
+        && run.state.stack.iter().all(|hash| memo.contains_key(hash));
+    complete.then_some(RunData { run, events, memo })
 }
 
 /// Calls the SDK for one execution request.
@@ -192,8 +251,8 @@ async fn call(
     executor: &Executor,
     function: &Arc<FunctionDef>,
     run: &Run,
-    events: RunEvents,
-    memo: HashMap<String, Value>,
+    events: &[Box<RawValue>],
+    memo: &HashMap<String, Box<RawValue>>,
     executed: &Executed,
 ) -> Outcome {
     let inner = &executor.inner;

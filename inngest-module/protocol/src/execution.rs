@@ -9,17 +9,21 @@ use serde_json::{Map, Value};
 use crate::event::Event;
 
 /// The body of an execution request.
+///
+/// `E` and `M` are how events and memoized values are held: decoded (the default, as the
+/// SDK reads them) or, for a sender that already has them as JSON text, as
+/// [`serde_json::value::RawValue`]s written out verbatim.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
-pub struct ExecutionRequest {
+pub struct ExecutionRequest<E = Event, M = Value> {
     /// The triggering event (the first of a batch).
     #[serde(default)]
-    pub event: Event,
+    pub event: E,
     /// Every event of the run (batches have more than one).
     #[serde(default)]
-    pub events: Vec<Event>,
+    pub events: Vec<E>,
     /// Memoized step results by hashed step id (see [`Memo`]).
     #[serde(default)]
-    pub steps: HashMap<String, Value>,
+    pub steps: HashMap<String, M>,
     /// Run context.
     #[serde(default)]
     pub ctx: RequestContext,

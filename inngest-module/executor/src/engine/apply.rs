@@ -43,7 +43,7 @@ impl Transition<'_> {
         claimed: &ClaimedJob,
         executed: &Executed,
         outcome: Outcome,
-    ) -> StoreResult<Option<ClaimedJob>> {
+    ) -> StoreResult<Option<super::Continuation>> {
         if !self.begin_job(claimed)? {
             return Ok(None);
         }
@@ -165,7 +165,7 @@ impl Transition<'_> {
             run.state.attempt = attempt + 1;
             let due = self.backoff(attempt, retry_after);
             self.enqueue_execute(&run, step, attempt + 1, due)?;
-            self.tx.update_run(&run)
+            self.save_run(&run)
         } else {
             self.fail(run, error)
         }
@@ -184,7 +184,7 @@ impl Transition<'_> {
                 let error = error_value("NoWork", "the SDK reported no ops and nothing is pending");
                 return self.retry_or_fail(run, function, step, error, false, None);
             }
-            return self.tx.update_run(&run);
+            return self.save_run(&run);
         }
         if ops.len() > 1 {
             run.state.force_plan = true;
@@ -220,7 +220,7 @@ impl Transition<'_> {
                         _ => (StepStatus::Failed, json!({ "error": error_of(&op) })),
                     };
                     let step = update(status, true, input.as_ref());
-                    if self.tx.finish_new_step(&step, &memo)? {
+                    if self.memoize_new(&step, &memo)? {
                         run.state.stack.push(hash.clone());
                     }
                     run.state.pending.retain(|p| p != &hash);
@@ -238,13 +238,7 @@ impl Transition<'_> {
                         self.enqueue_execute(&run, step.clone(), attempt + 1, due)?;
                     } else {
                         let memo = json!({ "error": error_of(&op) });
-                        if self.tx.finish_step(
-                            &run.id,
-                            &hash,
-                            StepStatus::Failed,
-                            &memo,
-                            self.now,
-                        )? {
+                        if self.memoize(&run.id, &hash, StepStatus::Failed, &memo)? {
                             run.state.stack.push(hash.clone());
                         }
                         run.state.pending.retain(|p| p != &hash);
@@ -341,13 +335,7 @@ impl Transition<'_> {
                     }
                     if let Some(error) = self.invoke(&mut run, function, &op, &hash, &name)? {
                         let memo = json!({ "error": error });
-                        if self.tx.finish_step(
-                            &run.id,
-                            &hash,
-                            StepStatus::Failed,
-                            &memo,
-                            self.now,
-                        )? {
+                        if self.memoize(&run.id, &hash, StepStatus::Failed, &memo)? {
                             run.state.stack.push(hash.clone());
                         }
                         run.state.attempt = 0;
@@ -372,7 +360,7 @@ impl Transition<'_> {
             run.state.force_plan = false;
             self.enqueue_execute(&run, None, run.state.attempt, self.now)?;
         }
-        self.tx.update_run(&run)
+        self.save_run(&run)
     }
 
     /// Starts the invoked run; on success the step is pending until it finishes. Returns
@@ -431,7 +419,7 @@ impl Transition<'_> {
         )?;
         run.state.pending.push(hash.to_string());
         // Save the pending invoke before the child can resolve it.
-        self.tx.update_run(run)?;
+        self.save_run(run)?;
         let parent = Parent {
             run_id: run.id.clone(),
             hash: hash.to_string(),

@@ -23,7 +23,7 @@ impl Transition<'_> {
         if run.status.is_final() {
             return Ok(());
         }
-        if self.tx.finish_step(run_id, hash, status, &memo, self.now)? {
+        if self.memoize(run_id, hash, status, &memo)? {
             run.state.stack.push(hash.to_string());
         } else if !run.state.pending.iter().any(|p| p == hash) {
             // Resolved already (e.g. a child finishing after its invoke timed out): the
@@ -36,7 +36,7 @@ impl Transition<'_> {
             run.state.attempt = 0;
             self.enqueue_execute(&run, None, 0, self.now)?;
         }
-        self.tx.update_run(&run)
+        self.save_run(&run)
     }
 
     /// Finishes a run with its return value.
@@ -83,7 +83,7 @@ impl Transition<'_> {
                 json!({ "error": error })
             }
         };
-        self.tx.update_run(&run)?;
+        self.save_run(&run)?;
         self.forget_run(&run.id);
         self.tx.delete_run_jobs(&run.id)?;
         self.tx.delete_run_listeners(&run.id)?;

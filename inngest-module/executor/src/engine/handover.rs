@@ -11,10 +11,23 @@
 
 use std::cell::RefCell;
 
+use serde_json::Value;
+
 use super::Transition;
 use crate::error::StoreResult;
-use crate::model::{ClaimedJob, Job};
-use crate::store::NewJob;
+use crate::model::{ClaimedJob, Job, Run, StepStatus};
+use crate::store::{NewJob, StepUpdate};
+
+/// A run's next execution, handed to the worker that applied the previous one, with what
+/// the transaction knows of the run, so the worker need not read it back.
+pub(crate) struct Continuation {
+    /// The execution, leased to this process.
+    pub job: ClaimedJob,
+    /// The run as the transaction left it.
+    pub run: Option<Run>,
+    /// Steps this transaction memoized for the run: hash and memo as JSON text.
+    pub memoized: Vec<(String, String)>,
+}
 
 /// The job being settled and the executions of its run held back for the handover.
 pub(crate) struct Handover {
@@ -26,6 +39,10 @@ pub(crate) struct Handover {
     run_id: Option<String>,
     /// Executions of that run queued by this transition, due now and unkeyed.
     pending: Vec<Pending>,
+    /// Steps of that run this transition memoized (hash, memo JSON).
+    memoized: Vec<(String, String)>,
+    /// That run as this transition last saved it.
+    saved: Option<Run>,
 }
 
 /// An execution held back until the transition settles.
@@ -50,6 +67,8 @@ impl Transition<'_> {
             lease: claimed.lease,
             run_id: claimed.job.run_id().map(str::to_string),
             pending: Vec::new(),
+            memoized: Vec::new(),
+            saved: None,
         });
         Ok(true)
     }
@@ -79,6 +98,55 @@ impl Transition<'_> {
         true
     }
 
+    /// Memoizes a new step's final value (see [`crate::store::Tx::finish_new_step`]),
+    /// noting it for the handover.
+    pub(crate) fn memoize_new(&self, step: &StepUpdate<'_>, memo: &Value) -> StoreResult<bool> {
+        let stored = self.tx.finish_new_step(step, memo)?;
+        if stored {
+            self.note_memo(step.run_id, step.hash, memo)?;
+        }
+        Ok(stored)
+    }
+
+    /// Memoizes a known step's final value (see [`crate::store::Tx::finish_step`]),
+    /// noting it for the handover.
+    pub(crate) fn memoize(
+        &self,
+        run_id: &str,
+        hash: &str,
+        status: StepStatus,
+        memo: &Value,
+    ) -> StoreResult<bool> {
+        let stored = self.tx.finish_step(run_id, hash, status, memo, self.now)?;
+        if stored {
+            self.note_memo(run_id, hash, memo)?;
+        }
+        Ok(stored)
+    }
+
+    fn note_memo(&self, run_id: &str, hash: &str, memo: &Value) -> StoreResult<()> {
+        if let Some(handover) = self.handover.borrow_mut().as_mut()
+            && handover.run_id.as_deref() == Some(run_id)
+        {
+            handover
+                .memoized
+                .push((hash.to_string(), serde_json::to_string(memo)?));
+        }
+        Ok(())
+    }
+
+    /// Saves a run's state (see [`crate::store::Tx::update_run`]), keeping a copy for the
+    /// handover when it is the settled job's run.
+    pub(crate) fn save_run(&self, run: &Run) -> StoreResult<()> {
+        self.tx.update_run(run)?;
+        if let Some(handover) = self.handover.borrow_mut().as_mut()
+            && handover.run_id.as_deref() == Some(run.id.as_str())
+        {
+            handover.saved = Some(run.clone());
+        }
+        Ok(())
+    }
+
     /// Drops what was held back for a run that just finished.
     pub(super) fn forget_run(&self, run_id: &str) {
         if let Some(handover) = self.handover.borrow_mut().as_mut()
@@ -91,13 +159,13 @@ impl Transition<'_> {
     /// Ends the settled job: hands its row to the run's one next execution (returned,
     /// leased to this worker), or deletes it (freeing its concurrency slots) and queues
     /// whatever was held back.
-    pub(crate) fn settle_job(&self) -> StoreResult<Option<ClaimedJob>> {
+    pub(crate) fn settle_job(&self) -> StoreResult<Option<Continuation>> {
         let Some(handover) = RefCell::take(&self.handover) else {
             return Ok(None);
         };
         let mut pending = handover.pending;
         if let [next] = pending.as_slice()
-            && let Some(claimed) = self.tx.hand_over_job(
+            && let Some(job) = self.tx.hand_over_job(
                 handover.job_id,
                 self.engine.owner,
                 handover.lease,
@@ -109,7 +177,11 @@ impl Transition<'_> {
                 },
             )?
         {
-            return Ok(Some(claimed));
+            return Ok(Some(Continuation {
+                job,
+                run: handover.saved,
+                memoized: handover.memoized,
+            }));
         }
         // Deleting a job may free a concurrency slot: the scheduler should look.
         self.tx

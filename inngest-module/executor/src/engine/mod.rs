@@ -18,6 +18,7 @@ use inngest_protocol::Event;
 use serde_json::Value;
 
 pub(crate) use apply::{Executed, Outcome};
+pub(crate) use handover::Continuation;
 
 use crate::expr::Expression;
 use crate::functions::Catalog;

@@ -12,7 +12,7 @@ use crate::model::{ClaimedJob, Job, StepStatus};
 impl Transition<'_> {
     /// Fires a claimed timer job if its lease still holds, and returns the run's next
     /// execution when this worker may take it over.
-    pub(crate) fn fire(&self, claimed: &ClaimedJob) -> StoreResult<Option<ClaimedJob>> {
+    pub(crate) fn fire(&self, claimed: &ClaimedJob) -> StoreResult<Option<super::Continuation>> {
         if !self.begin_job(claimed)? {
             return Ok(None);
         }

@@ -13,6 +13,7 @@
 //! WAL with `synchronous = NORMAL`: a commit survives a killed process; only an OS crash or
 //! power loss can lose the last transactions.
 
+mod checkpoint;
 mod events;
 mod jobs;
 mod kv;
@@ -64,6 +65,8 @@ pub(crate) struct Store {
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
     path: Option<PathBuf>,
+    /// Declared before the lock: stopped before it is released.
+    _checkpointer: Option<checkpoint::Checkpointer>,
     _owner: Option<OwnerLock>,
 }
 
@@ -106,6 +109,10 @@ impl Store {
         connection.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
         if path.is_some() {
             connection.pragma_update(None, "journal_mode", "WAL")?;
+            // The checkpointer thread copies the WAL into the database (see [`checkpoint`]).
+            connection.pragma_update(None, "wal_autocheckpoint", 0)?;
+            // Once checkpointed, the WAL file is cut back to 64 MB at most.
+            connection.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
         }
         schema::prepare(&connection, path)?;
         // The previous owner is gone (we hold the lock): what it had leased runs again.
@@ -130,6 +137,7 @@ impl Store {
             readers,
             next_reader: AtomicUsize::new(0),
             path: path.map(Path::to_path_buf),
+            _checkpointer: path.map(checkpoint::Checkpointer::start).transpose()?,
             _owner: owner,
         })
     }
@@ -160,15 +168,22 @@ impl Store {
         }
         let start = self.next_reader.fetch_add(1, Ordering::Relaxed);
         let count = self.readers.len();
-        let mut guard = (0..count)
+        let guard = (0..count)
             .find_map(|i| self.readers[(start + i) % count].try_lock().ok())
             .unwrap_or_else(|| {
                 self.readers[start % count]
                     .lock()
                     .unwrap_or_else(|poisoned| poisoned.into_inner())
             });
-        let transaction = guard.transaction()?;
-        work(&Tx::new(&transaction))
+        if !guard.is_autocommit() {
+            // A read that panicked left its snapshot open.
+            guard.prepare_cached("ROLLBACK")?.execute([])?;
+        }
+        // One snapshot for every statement of `work`; prepared once, not parsed per read.
+        guard.prepare_cached("BEGIN")?.execute([])?;
+        let result = work(&Tx::new(&guard));
+        guard.prepare_cached("COMMIT")?.execute([])?;
+        result
     }
 
     /// Runs `work` on the writing connection now, outside any batch (start-up only).

@@ -126,15 +126,16 @@ impl Tx<'_> {
         Ok(from_json_opt(text)?.unwrap_or_default())
     }
 
-    /// A run with its events, if the job `job_id` is still leased with `lease` (one
-    /// statement: the lease check and the read see the same snapshot).
+    /// A run with its events (as stored JSON: they go into the execution request
+    /// verbatim), if the job `job_id` is still leased with `lease` (one statement: the lease
+    /// check and the read see the same snapshot).
     pub(crate) fn run_for_job(
         &self,
         run_id: &str,
         job_id: i64,
         owner: i64,
         lease: i64,
-    ) -> StoreResult<Option<(Run, RunEvents)>> {
+    ) -> StoreResult<Option<(Run, Vec<Box<serde_json::value::RawValue>>)>> {
         let row = self
             .connection
             .prepare_cached(&format!(

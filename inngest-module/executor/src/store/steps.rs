@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use inngest_protocol::Opcode;
 use rusqlite::params;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use super::{Tx, from_json_opt, to_json};
 use crate::error::StoreResult;
@@ -54,8 +55,9 @@ impl<'a> StepUpdate<'a> {
 }
 
 impl Tx<'_> {
-    /// The memo map for a run: every finished step's value.
-    pub(crate) fn memo(&self, run_id: &str) -> StoreResult<HashMap<String, Value>> {
+    /// The memo map for a run: every finished step's value, as the JSON text stored (it
+    /// goes into the execution request verbatim).
+    pub(crate) fn memo(&self, run_id: &str) -> StoreResult<HashMap<String, Box<RawValue>>> {
         let mut statement = self
             .connection
             .prepare_cached("SELECT hash, memo FROM steps WHERE run_id = ?1 AND done = 1")?;
@@ -65,7 +67,8 @@ impl Tx<'_> {
         let mut memo = HashMap::new();
         for row in rows {
             let (hash, value) = row?;
-            memo.insert(hash, from_json_opt(value)?.unwrap_or(Value::Null));
+            let value = RawValue::from_string(value.unwrap_or_else(|| "null".into()))?;
+            memo.insert(hash, value);
         }
         Ok(memo)
     }

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
-use rusqlite::{Connection, TransactionBehavior};
+use rusqlite::Connection;
 use tokio::sync::oneshot;
 
 use super::Tx;
@@ -160,26 +160,33 @@ impl Shared {
     }
 
     fn commit(&self, mut batch: Vec<Box<dyn Task>>) {
-        let mut connection = lock(&self.connection);
+        let connection = lock(&self.connection);
+        // Every statement is prepared once per connection: no SQL parsing per batch or task.
+        let statement = |sql: &str| -> rusqlite::Result<()> {
+            connection.prepare_cached(sql)?.execute([])?;
+            Ok(())
+        };
         let outcome = (|| -> rusqlite::Result<()> {
-            let transaction =
-                connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            statement("BEGIN IMMEDIATE")?;
+            let tx = Tx::new(&connection);
             for task in &mut batch {
-                transaction.execute_batch("SAVEPOINT task")?;
-                let tx = Tx::new(&transaction);
+                statement("SAVEPOINT task")?;
                 let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| task.run(&tx)))
                     .unwrap_or_else(|_| {
                         tracing::error!("a store closure panicked; its changes are rolled back");
                         false
                     });
-                if ok {
-                    transaction.execute_batch("RELEASE task")?;
-                } else {
-                    transaction.execute_batch("ROLLBACK TO task; RELEASE task")?;
+                if !ok {
+                    statement("ROLLBACK TO task")?;
                 }
+                statement("RELEASE task")?;
             }
-            transaction.commit()
+            statement("COMMIT")
         })();
+        if outcome.is_err() && !connection.is_autocommit() {
+            // Leaves nothing half done: every closure of the batch is told it failed.
+            let _ = statement("ROLLBACK");
+        }
         drop(connection);
         let committed = outcome.map_err(|error| error.to_string());
         for task in batch {
