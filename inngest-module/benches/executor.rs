@@ -1,21 +1,23 @@
 //! Embedded-executor throughput: step transitions per second for a 3-step function over
-//! many runs, in-process and through the HTTP transport, against a baseline measured in the
-//! same run (the same execution requests sent straight to the serve router, no executor).
+//! many runs — in-process on an in-memory store, in-process on a SQLite file, and through the
+//! HTTP transport — against a baseline measured in the same run (the same execution
+//! requests sent straight to the serve router, the memo kept in a local map: the SDK's share
+//! of the work, with no queue, no store and no scheduling).
 //!
-//! A bench binary (not criterion): each case is one bounded load run (`RUNS` runs, at most
-//! `LIMIT` per case). Run with
+//! Criterion with `iter_custom`: one iteration is [`RUNS`] runs (events sent in one batch,
+//! timed until every run completed), and the throughput is reported in step transitions
+//! (3 per run: a step result memoized and the run moved on). The store keeps growing across
+//! iterations, as it would in production.
 //!
 //! ```sh
-//! cargo bench -p inngest-module --bench executor            # 10,000 runs per case
-//! BENCH_RUNS=2000 cargo bench -p inngest-module --bench executor
+//! cargo bench -p inngest-module --bench executor
 //! ```
-//!
-//! A step transition is one step result memoized and the run moved on: a 3-step run makes
-//! 3 transitions (plus its final request, which completes it).
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 use axum::body::Body;
 use axum::http::Request;
@@ -29,8 +31,10 @@ use inngest_module::{
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-/// Upper bound on one case's wall time.
-const LIMIT: Duration = Duration::from_secs(300);
+/// Upper bound on one iteration's wall time.
+const LIMIT: Duration = Duration::from_secs(120);
+/// Runs per iteration.
+const RUNS: usize = 5_000;
 
 struct BenchFunctions;
 
@@ -75,7 +79,7 @@ fn embedded(app: &RunningApp) -> Executor {
 }
 
 /// Sends `runs` events through `send`, waits for every run to complete, returns the time.
-async fn drive(executor: &Executor, send: impl AsyncFn(Vec<Value>), runs: usize) -> Duration {
+async fn drive(executor: &Executor, send: &impl AsyncFn(Vec<Value>), runs: usize) -> Duration {
     let started = Instant::now();
     for chunk in (0..runs).collect::<Vec<_>>().chunks(500) {
         let events = chunk
@@ -84,11 +88,10 @@ async fn drive(executor: &Executor, send: impl AsyncFn(Vec<Value>), runs: usize)
             .collect();
         send(events).await;
     }
-    while executor.active_runs().await.unwrap() > 0 {
-        assert!(started.elapsed() < LIMIT, "case exceeded {LIMIT:?}");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    // Woken as runs finish: no polling delay in the figure.
+    let left = executor.wait_idle(LIMIT).await.unwrap();
     let elapsed = started.elapsed();
+    assert_eq!(left, 0, "runs still active after {LIMIT:?}");
     let failed = executor
         .runs(&RunFilter {
             status: Some(inngest_module::executor::RunStatus::Failed),
@@ -150,73 +153,89 @@ async fn baseline(app: &RunningApp, runs: usize) -> Duration {
     started.elapsed()
 }
 
-fn report(case: &str, runs: usize, elapsed: Duration, baseline: Duration) {
-    let transitions = runs as f64 * 3.0;
-    let per_second = transitions / elapsed.as_secs_f64();
-    println!(
-        "{case:<28} runs {runs:>6}  {:>8.2} s  {per_second:>10.0} step transitions/s  ×{:.1} baseline time",
-        elapsed.as_secs_f64(),
-        elapsed.as_secs_f64() / baseline.as_secs_f64()
-    );
+/// Times `iters` batches of [`RUNS`] runs through `executor`, events sent by `send`.
+fn iterations(
+    runtime: &tokio::runtime::Runtime,
+    iters: u64,
+    executor: &Executor,
+    send: impl AsyncFn(Vec<Value>),
+) -> Duration {
+    runtime.block_on(async {
+        let mut total = Duration::ZERO;
+        for _ in 0..iters {
+            total += drive(executor, &send, RUNS).await;
+        }
+        total
+    })
 }
 
-fn main() {
-    let runs: usize = std::env::var("BENCH_RUNS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(10_000);
+fn executor(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
-    runtime.block_on(async {
-        let dir = std::env::temp_dir().join(format!("executor-bench-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let base = "[log]\nlevel = \"warn\"\n[inngest]\napp_id = \"bench\"\n[inngest.embedded]\nmax_parallel = 256\n";
+    let dir = tempfile::tempdir().unwrap();
+    let base = "[log]\nlevel = \"warn\"\n[inngest]\napp_id = \"bench\"\n[inngest.embedded]\nmax_parallel = 256\n";
+    let mut group = c.benchmark_group("executor");
+    group
+        .throughput(Throughput::Elements(RUNS as u64 * 3))
+        .sample_size(10)
+        .warm_up_time(Duration::from_secs(2))
+        .measurement_time(Duration::from_secs(10));
 
-        // Baseline and in-process, in-memory store.
-        let app = start(base).await;
-        let floor = baseline(&app, runs).await;
-        println!(
-            "{:<28} runs {runs:>6}  {:>8.2} s  {:>10.0} step transitions/s",
-            "baseline (router only)",
-            floor.as_secs_f64(),
-            runs as f64 * 3.0 / floor.as_secs_f64()
-        );
+    // Each case on an app of its own, shut down before the next: one case's store (the
+    // in-memory one holds every run in RAM) must not weigh on the next.
+    let app = runtime.block_on(start(base));
+    group.bench_function("baseline_serve_router", |b| {
+        b.iter_custom(|iters| {
+            runtime.block_on(async {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    total += baseline(&app, RUNS).await;
+                }
+                total
+            })
+        });
+    });
+    {
         let executor = embedded(&app);
         let service = app.container().get::<InngestService>().unwrap();
-        let elapsed = drive(
-            &executor,
-            async |events| {
-                service.send_values(events).await.unwrap();
-            },
-            runs,
-        )
-        .await;
-        report("in-process, memory store", runs, elapsed, floor);
-        app.shutdown().await.unwrap();
+        group.bench_function("in_process_memory_store", |b| {
+            b.iter_custom(|iters| {
+                iterations(&runtime, iters, &executor, async |events| {
+                    service.send_values(events).await.unwrap();
+                })
+            });
+        });
+    }
+    runtime.block_on(app.shutdown()).unwrap();
 
-        // In-process, SQLite file (WAL).
-        let file = dir.join("inprocess.sqlite3");
-        let app = start(&format!("{base}database = \"{}\"\n", file.display())).await;
+    let file = dir.path().join("inprocess.sqlite3");
+    let app = runtime.block_on(start(&format!("{base}database = \"{}\"\n", file.display())));
+    {
         let executor = embedded(&app);
         let service = app.container().get::<InngestService>().unwrap();
-        let elapsed = drive(
-            &executor,
-            async |events| {
-                service.send_values(events).await.unwrap();
-            },
-            runs,
-        )
-        .await;
-        report("in-process, SQLite file", runs, elapsed, floor);
+        group.bench_function("in_process_sqlite_file", |b| {
+            b.iter_custom(|iters| {
+                iterations(&runtime, iters, &executor, async |events| {
+                    service.send_values(events).await.unwrap();
+                })
+            });
+        });
+    }
+    runtime.block_on(app.shutdown()).unwrap();
 
-        // HTTP transport: a second, standalone executor drives the same app over loopback.
+    // A standalone executor drives an app over loopback; the app runs no executor of its
+    // own (a remote one is configured), as it would behind a real server.
+    let app = runtime.block_on(start(
+        "[log]\nlevel = \"warn\"\n[inngest]\napp_id = \"bench\"\ndev = true\nexecutor = \"remote\"\n",
+    ));
+    let http = runtime.block_on(async {
         let http = Executor::open(inngest_module::executor::Settings {
             options: inngest_module::executor::Options {
-                database: Some(dir.join("http.sqlite3")),
-                max_parallel: 64,
+                database: Some(dir.path().join("http.sqlite3")),
+                max_parallel: 256,
                 ..Default::default()
             },
             ..Default::default()
@@ -236,17 +255,21 @@ fn main() {
         .await
         .unwrap();
         http.start();
-        let elapsed = drive(
-            &http,
-            async |events| {
+        http
+    });
+    group.bench_function("http_transport_sqlite_file", |b| {
+        b.iter_custom(|iters| {
+            iterations(&runtime, iters, &http, async |events| {
                 http.send(events).await.unwrap();
-            },
-            runs,
-        )
-        .await;
-        report("HTTP transport, SQLite file", runs, elapsed, floor);
+            })
+        });
+    });
+    group.finish();
+    runtime.block_on(async {
         http.shutdown(Duration::from_secs(5)).await;
         app.shutdown().await.unwrap();
-        let _ = std::fs::remove_dir_all(&dir);
     });
 }
+
+criterion_group!(benches, executor);
+criterion_main!(benches);

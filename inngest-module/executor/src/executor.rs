@@ -2,7 +2,7 @@
 //! apps it drives, send it events, start and stop it, and read what ran.
 
 use std::collections::HashMap;
-use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Duration;
 
@@ -38,6 +38,8 @@ pub(crate) struct Inner {
     http: OnceLock<reqwest::Client>,
     /// Executions in flight.
     pub(crate) in_flight: AtomicUsize,
+    /// Runs not finished, as of the last committed transition.
+    active: AtomicI64,
 }
 
 /// The embedded executor. Cheap to clone.
@@ -104,6 +106,8 @@ impl Executor {
     pub fn open(settings: Settings) -> Result<Self, ExecutorError> {
         let store = Store::open(settings.options.database.as_deref())?;
         let paths = store.run_now(crate::store::match_paths)?;
+        let active =
+            store.run_now(|connection| crate::store::Tx::new(connection).count_active())?;
         let options = &settings.options;
         let engine = Engine::new(
             owner_id(),
@@ -125,6 +129,7 @@ impl Executor {
                 tasks: Mutex::new(Vec::new()),
                 http: OnceLock::new(),
                 in_flight: AtomicUsize::new(0),
+                active: AtomicI64::new(active),
             }),
         })
     }
@@ -237,14 +242,14 @@ impl Executor {
     /// what it changed.
     pub(crate) async fn write_transition<R, F>(&self, now: i64, work: F) -> Result<R, StoreError>
     where
-        F: FnOnce(&crate::engine::Transition<'_>) -> Result<R, StoreError> + Send + 'static,
+        F: Fn(&crate::engine::Transition<'_>) -> Result<R, StoreError> + Send + 'static,
         R: Send + 'static,
     {
         let inner = Arc::clone(&self.inner);
         let (result, effects) = self
             .inner
             .store
-            .write(move |tx| inner.engine.transition(tx, now, work))
+            .write(move |tx| inner.engine.transition(tx, now, &work))
             .await?;
         self.heard(effects);
         Ok(result)
@@ -254,6 +259,10 @@ impl Executor {
     pub(crate) fn heard(&self, effects: Effects) {
         if effects.queued {
             self.inner.wake.notify_one();
+        }
+        let change = i64::from(effects.created) - i64::from(effects.finished);
+        if change != 0 {
+            self.inner.active.fetch_add(change, Ordering::AcqRel);
         }
         if effects.finished > 0 {
             self.inner
@@ -295,10 +304,10 @@ impl Executor {
             .await?)
     }
 
-    /// How many runs have not finished (queued or running): `0` means the executor is idle.
+    /// How many runs have not finished (queued or running), as of the last committed
+    /// transition: `0` means the executor is idle. Counted in memory, so asking is free.
     pub async fn active_runs(&self) -> Result<usize, ExecutorError> {
-        let count = self.inner.store.read(|tx| tx.count_active()).await?;
-        Ok(usize::try_from(count).unwrap_or(0))
+        Ok(usize::try_from(self.inner.active.load(Ordering::Acquire)).unwrap_or(0))
     }
 
     /// The most recent events, newest first.

@@ -151,6 +151,9 @@ pub struct RunState {
     pub concurrency: Vec<ConcurrencyKey>,
     /// Priority in milliseconds (a run is ranked as if enqueued that much earlier).
     pub priority_ms: i64,
+    /// Listeners (waits, cancellations) were stored for this run.
+    #[serde(default)]
+    pub listening: bool,
 }
 
 /// One run as stored, without its events (see [`RunEvents`]).

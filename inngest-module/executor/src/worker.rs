@@ -288,7 +288,7 @@ async fn call(
     });
     match request {
         Ok(request) => match function.transport.execute(request).await {
-            Ok(response) => Outcome::Answered(response),
+            Ok(response) => Outcome::answered(response),
             Err(error) => Outcome::NoAnswer(error.to_string()),
         },
         Err(error) => Outcome::NoAnswer(format!("the execution request cannot be built: {error}")),

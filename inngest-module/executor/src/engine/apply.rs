@@ -17,10 +17,47 @@ use crate::transport::ExecResponse;
 /// What one execution request produced.
 #[derive(Debug, Clone)]
 pub(crate) enum Outcome {
-    /// The SDK answered.
-    Answered(ExecResponse),
+    /// The SDK answered; its body is decoded already (outside the write transaction).
+    Answered(ExecResponse, Decoded),
     /// No answer (unreachable, timed out, not registered); the message says why.
     NoAnswer(String),
+}
+
+/// An answer's body, by status.
+#[derive(Debug, Clone)]
+pub(crate) enum Decoded {
+    /// `200`: the function's return value (a body that is not JSON, as text).
+    Output(Value),
+    /// `206`: the ops, or why they could not be read.
+    Ops(Result<Vec<Op>, String>),
+    /// Any other status: the error body, or a message built from the status and body.
+    Error(Value),
+}
+
+impl Outcome {
+    /// Decodes what the SDK answered.
+    pub(crate) fn answered(response: ExecResponse) -> Self {
+        let decoded = match response.status {
+            200 => Decoded::Output(serde_json::from_slice(&response.body).unwrap_or_else(|_| {
+                Value::String(String::from_utf8_lossy(&response.body).into_owned())
+            })),
+            206 => Decoded::Ops(decode_ops(&response.body).map_err(|e| e.to_string())),
+            status => Decoded::Error(match serde_json::from_slice::<Value>(&response.body) {
+                Ok(body @ Value::Object(_)) => body,
+                _ => error_value(
+                    "Error",
+                    format!(
+                        "HTTP {status}: {}",
+                        String::from_utf8_lossy(&response.body)
+                            .chars()
+                            .take(500)
+                            .collect::<String>()
+                    ),
+                ),
+            }),
+        };
+        Outcome::Answered(response, decoded)
+    }
 }
 
 /// The execution an outcome belongs to.
@@ -44,17 +81,17 @@ impl Transition<'_> {
         executed: &Executed,
         outcome: Outcome,
     ) -> StoreResult<Option<super::Continuation>> {
-        if !self.begin_job(claimed)? {
-            return Ok(None);
+        match self.begin_job_for_run(claimed, &executed.run_id)? {
+            super::handover::Begun::Lost => return Ok(None),
+            super::handover::Begun::Leased(None) => {}
+            super::handover::Begun::Leased(Some(run)) => {
+                self.apply_answer(*run, executed, outcome)?
+            }
         }
-        self.apply_answer(executed, outcome)?;
         self.settle_job()
     }
 
-    fn apply_answer(&self, executed: &Executed, outcome: Outcome) -> StoreResult<()> {
-        let Some(mut run) = self.tx.run(&executed.run_id)? else {
-            return Ok(());
-        };
+    fn apply_answer(&self, mut run: Run, executed: &Executed, outcome: Outcome) -> StoreResult<()> {
         if run.status.is_final() {
             return Ok(());
         }
@@ -81,8 +118,8 @@ impl Transition<'_> {
             }
         }
         let step = executed.step.clone();
-        let response = match outcome {
-            Outcome::Answered(response) => response,
+        let (response, decoded) = match outcome {
+            Outcome::Answered(response, decoded) => (response, decoded),
             Outcome::NoAnswer(reason) => {
                 let error = error_value("ExecutorError", reason);
                 self.retry_or_fail(run, &function, step, error, false, None)?;
@@ -107,34 +144,14 @@ impl Transition<'_> {
             self.retry_or_fail(run, &function, step, error, false, None)?;
             return Ok(());
         }
-        match response.status {
-            200 => {
-                let output = serde_json::from_slice(&response.body).unwrap_or_else(|_| {
-                    Value::String(String::from_utf8_lossy(&response.body).into_owned())
-                });
-                self.complete(run, output)?;
+        match decoded {
+            Decoded::Output(output) => self.complete(run, output)?,
+            Decoded::Ops(Ok(ops)) => self.apply_ops(run, &function, step, ops, &response)?,
+            Decoded::Ops(Err(error)) => {
+                let error = error_value("InvalidResponse", error);
+                self.retry_or_fail(run, &function, step, error, false, None)?;
             }
-            206 => match decode_ops(&response.body) {
-                Ok(ops) => self.apply_ops(run, &function, step, ops, &response)?,
-                Err(error) => {
-                    let error = error_value("InvalidResponse", error.to_string());
-                    self.retry_or_fail(run, &function, step, error, false, None)?;
-                }
-            },
-            status => {
-                let error = match serde_json::from_slice::<Value>(&response.body) {
-                    Ok(body @ Value::Object(_)) => body,
-                    _ => error_value(
-                        "Error",
-                        format!(
-                            "HTTP {status}: {}",
-                            String::from_utf8_lossy(&response.body)
-                                .chars()
-                                .take(500)
-                                .collect::<String>()
-                        ),
-                    ),
-                };
+            Decoded::Error(error) => {
                 let no_retry = response.no_retry().unwrap_or(false);
                 let retry_after = response.header(headers::RETRY_AFTER).map(str::to_owned);
                 self.retry_or_fail(
@@ -311,6 +328,7 @@ impl Transition<'_> {
                             Some(event) => serde_json::to_value(event)?,
                             None => Value::Null,
                         };
+                        run.state.listening = true;
                         self.add_listener(
                             ListenerKind::Wait,
                             &event,

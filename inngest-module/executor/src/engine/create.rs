@@ -128,12 +128,14 @@ impl Transition<'_> {
                 parent,
                 concurrency,
                 priority_ms,
+                listening: !function.cancel.is_empty(),
                 ..RunState::default()
             },
             output: None,
             error: None,
         };
         self.tx.insert_run(&run, &events)?;
+        self.created();
         self.enqueue_execute(&run, None, 0, start_at)?;
         for rule in &function.cancel {
             let expires_at = rule

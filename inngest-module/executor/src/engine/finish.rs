@@ -86,7 +86,9 @@ impl Transition<'_> {
         self.save_run(&run)?;
         self.forget_run(&run.id);
         self.tx.delete_run_jobs(&run.id)?;
-        self.tx.delete_run_listeners(&run.id)?;
+        if run.state.listening {
+            self.tx.delete_run_listeners(&run.id)?;
+        }
         self.finished();
         if let Some(parent) = &run.state.parent {
             self.resolve_invoke(parent, memo)?;

@@ -43,6 +43,8 @@ pub(crate) struct Handover {
     memoized: Vec<(String, String)>,
     /// That run as this transition last saved it.
     saved: Option<Run>,
+    /// The job's row is gone already (its run finished in this transition).
+    deleted: bool,
 }
 
 /// An execution held back until the transition settles.
@@ -52,7 +54,51 @@ struct Pending {
     priority_ms: i64,
 }
 
+/// Whether the job being settled is still leased, and its run.
+pub(crate) enum Begun {
+    /// The lease no longer holds: apply nothing.
+    Lost,
+    /// Leased; the run, unless it is gone.
+    Leased(Option<Box<Run>>),
+}
+
 impl Transition<'_> {
+    /// [`Transition::begin_job`] for an execution, reading its run in the same statement.
+    pub(crate) fn begin_job_for_run(
+        &self,
+        claimed: &ClaimedJob,
+        run_id: &str,
+    ) -> StoreResult<Begun> {
+        let run = self
+            .tx
+            .run_if_leased(run_id, claimed.id, self.engine.owner, claimed.lease)?
+            .map(Box::new);
+        let leased = match run {
+            Some(_) => {
+                self.hold(claimed);
+                true
+            }
+            None => self.begin_job(claimed)?,
+        };
+        Ok(if leased {
+            Begun::Leased(run)
+        } else {
+            Begun::Lost
+        })
+    }
+
+    fn hold(&self, claimed: &ClaimedJob) {
+        *self.handover.borrow_mut() = Some(Handover {
+            job_id: claimed.id,
+            lease: claimed.lease,
+            run_id: claimed.job.run_id().map(str::to_string),
+            pending: Vec::new(),
+            memoized: Vec::new(),
+            saved: None,
+            deleted: false,
+        });
+    }
+
     /// Starts settling a claimed job: `false` when its lease no longer holds (the job was
     /// deleted by a cancellation, or claimed again), and nothing must be applied.
     pub(crate) fn begin_job(&self, claimed: &ClaimedJob) -> StoreResult<bool> {
@@ -62,14 +108,7 @@ impl Transition<'_> {
         {
             return Ok(false);
         }
-        *self.handover.borrow_mut() = Some(Handover {
-            job_id: claimed.id,
-            lease: claimed.lease,
-            run_id: claimed.job.run_id().map(str::to_string),
-            pending: Vec::new(),
-            memoized: Vec::new(),
-            saved: None,
-        });
+        self.hold(claimed);
         Ok(true)
     }
 
@@ -147,12 +186,14 @@ impl Transition<'_> {
         Ok(())
     }
 
-    /// Drops what was held back for a run that just finished.
+    /// Drops what was held back for a run that just finished (its jobs, the settled one
+    /// included, are deleted with it).
     pub(super) fn forget_run(&self, run_id: &str) {
         if let Some(handover) = self.handover.borrow_mut().as_mut()
             && handover.run_id.as_deref() == Some(run_id)
         {
             handover.pending.clear();
+            handover.deleted = true;
         }
     }
 
@@ -184,8 +225,10 @@ impl Transition<'_> {
             }));
         }
         // Deleting a job may free a concurrency slot: the scheduler should look.
-        self.tx
-            .complete_job(handover.job_id, self.engine.owner, handover.lease)?;
+        if !handover.deleted {
+            self.tx
+                .complete_job(handover.job_id, self.engine.owner, handover.lease)?;
+        }
         self.queued();
         for held in pending.drain(..) {
             self.tx.enqueue(&NewJob {

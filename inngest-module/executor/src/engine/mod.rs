@@ -33,6 +33,8 @@ pub(crate) const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 pub(crate) struct Effects {
     /// Work was queued (the scheduler should look).
     pub queued: bool,
+    /// Runs created.
+    pub created: u32,
     /// Runs that finished.
     pub finished: u32,
 }
@@ -167,6 +169,12 @@ impl Transition<'_> {
     fn finished(&self) {
         let mut effects = self.effects.get();
         effects.finished += 1;
+        self.effects.set(effects);
+    }
+
+    fn created(&self) {
+        let mut effects = self.effects.get();
+        effects.created += 1;
         self.effects.set(effects);
     }
 

@@ -151,7 +151,7 @@ impl Store {
     /// is committed.
     pub(crate) async fn write<R, F>(&self, work: F) -> StoreResult<R>
     where
-        F: FnOnce(&Tx<'_>) -> StoreResult<R> + Send + 'static,
+        F: Fn(&Tx<'_>) -> StoreResult<R> + Send + 'static,
         R: Send + 'static,
     {
         self.writer.write(work).await
@@ -160,7 +160,7 @@ impl Store {
     /// Runs read-only `work` on a consistent snapshot.
     pub(crate) async fn read<R, F>(&self, work: F) -> StoreResult<R>
     where
-        F: FnOnce(&Tx<'_>) -> StoreResult<R> + Send + 'static,
+        F: Fn(&Tx<'_>) -> StoreResult<R> + Send + 'static,
         R: Send + 'static,
     {
         if self.readers.is_empty() {

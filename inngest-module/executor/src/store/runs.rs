@@ -116,6 +116,25 @@ impl Tx<'_> {
             .transpose()
     }
 
+    /// A run, if the job `job_id` is still leased with `lease` (one statement).
+    pub(crate) fn run_if_leased(
+        &self,
+        run_id: &str,
+        job_id: i64,
+        owner: i64,
+        lease: i64,
+    ) -> StoreResult<Option<Run>> {
+        self.connection
+            .prepare_cached(&format!(
+                "SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1 AND EXISTS
+                    (SELECT 1 FROM jobs WHERE id = ?2 AND lease_owner = ?3 AND lease_version = ?4)"
+            ))?
+            .query_row(params![run_id, job_id, owner, lease], decode)
+            .optional()?
+            .map(RawRun::into_run)
+            .transpose()
+    }
+
     /// A run's triggering events.
     pub(crate) fn run_events(&self, id: &str) -> StoreResult<RunEvents> {
         let text: Option<String> = self
