@@ -262,6 +262,25 @@ impl Steps {
         ctx.step.sleep("nap", "30s").await?;
         Ok(json!("late"))
     }
+
+    /// Waits for a payment of the same amount (a number: `1` and `1.0` are equal in CEL)
+    /// and of kind `'card'` (a literal).
+    #[inngest::function(id = "payee", event = "pay/start")]
+    async fn payee(&self, ctx: Ctx) -> inngest::Result<Value> {
+        let wait = WaitFor::event("pay/received")
+            .matching("async.data.kind == 'card' && async.data.amount == event.data.amount")
+            .timeout("1h");
+        let paid = ctx.step.wait_for_event::<Value>("paid", wait).await?;
+        Ok(json!(paid.map(|event| event.data["by"].clone())))
+    }
+
+    /// Cancelled by any `stop/*` event for its order.
+    #[inngest::function(id = "stoppable", event = "stoppable/start")]
+    #[inngest::cancel_on(event = "stop/*", if = "async.data.order == event.data.order")]
+    async fn stoppable(&self, ctx: Ctx) -> inngest::Result<Value> {
+        ctx.step.sleep("long", "1h").await?;
+        Ok(json!("woke"))
+    }
 }
 
 /// Errors, retries, panics and failure handlers.
@@ -1720,5 +1739,121 @@ async fn a_cron_schedule_changed_across_a_restart_does_not_fire_the_old_one() {
         .filter(|r| r.created_at >= restarted)
         .collect();
     assert!(fired.is_empty(), "the old schedule fired: {fired:?}");
+    app.shutdown().await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn waits_and_cancellations_are_found_by_name_and_value_and_match_like_cel() {
+    let app = start_app(FAST).await;
+    // Indexed under `data.kind` = 'card' (the first equality); the amount is checked on
+    // the candidates: 12 and 12.0 are equal, "12" is not.
+    let start = send(&app, "pay/start", json!({"amount": 12})).await;
+    let run_id = runs_for(&app, &start).await[0].run_id.clone();
+    step_seen(&app, &run_id, "paid").await;
+    for (data, resumes) in [
+        (json!({"kind": "cash", "amount": 12, "by": "cash"}), false),
+        (json!({"kind": "card", "amount": "12", "by": "text"}), false),
+        (json!({"kind": "card", "amount": 13, "by": "other"}), false),
+        (json!({"kind": "card", "by": "missing"}), false),
+        (json!({"kind": "card", "amount": 12.0, "by": "ada"}), true),
+    ] {
+        send(&app, "pay/received", data.clone()).await;
+        // Routing is part of the send: the wait is resolved (or not) once it returns.
+        let status = step(&run(&app, &run_id).await, "paid").status;
+        let expected = if resumes {
+            StepStatus::Completed
+        } else {
+            StepStatus::Waiting
+        };
+        assert_eq!(status, expected, "{data}");
+    }
+    let paid = wait_done(&app, &run_id).await;
+    assert_eq!(paid.output, Some(json!("ada")));
+
+    // A wildcard cancellation: `stop/*` for the run's order only.
+    let first = send(&app, "stoppable/start", json!({"order": 1})).await;
+    let second = send(&app, "stoppable/start", json!({"order": 2})).await;
+    let first = runs_for(&app, &first).await[0].run_id.clone();
+    let second = runs_for(&app, &second).await[0].run_id.clone();
+    step_seen(&app, &first, "long").await;
+    send(&app, "stopping/x", json!({"order": 1})).await;
+    send(&app, "stop/now", json!({"order": 3})).await;
+    assert_eq!(run(&app, &first).await.status, RunStatus::Running);
+    send(&app, "stop/now", json!({"order": 1})).await;
+    assert_eq!(run(&app, &first).await.status, RunStatus::Cancelled);
+    assert_eq!(run(&app, &second).await.status, RunStatus::Running);
+    send(&app, "stop/later/too", json!({"order": 2})).await;
+    assert_eq!(run(&app, &second).await.status, RunStatus::Cancelled);
+    app.shutdown().await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn retention_prunes_finished_runs_and_old_events_and_keeps_active_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("runs.sqlite3");
+    let config = format!(
+        "{FAST}database = \"{}\"\nretention = \"1d\"\n",
+        database.display()
+    );
+    let app = start_app(&config).await;
+    let executor = executor(&app);
+    let pages = || -> i64 {
+        let connection = rusqlite::Connection::open(&database).unwrap();
+        connection
+            .query_row("PRAGMA page_count", [], |row| row.get(0))
+            .unwrap()
+    };
+    // A run waiting 30 days for an approval stays active; 500 quick runs finish.
+    let waiting = send(&app, "wait/start", json!({"order": 1, "timeout": "30d"})).await;
+    let events: Vec<Value> = (0..500)
+        .map(|n| json!({"name": "match/exact", "data": {"n": n, "pad": "x".repeat(500)}}))
+        .collect();
+    executor.send(events).await.unwrap();
+    eventually("the quick runs to finish", async || {
+        (executor.active_runs().await.unwrap() == 1).then_some(())
+    })
+    .await;
+    let finished = executor
+        .runs(&RunFilter {
+            function: Some("shop-exact".into()),
+            limit: Some(1000),
+            ..RunFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(finished.len(), 500);
+    let full = pages();
+
+    // Two days later (the retention loop runs hourly, on the paused clock): the finished
+    // runs and their events are gone, with the pages they used.
+    tokio::time::sleep(Duration::from_secs(2 * 86_400)).await;
+    let left = executor
+        .runs(&RunFilter {
+            function: Some("shop-exact".into()),
+            ..RunFilter::default()
+        })
+        .await
+        .unwrap();
+    assert!(left.is_empty(), "{} finished runs left", left.len());
+    assert!(
+        executor
+            .events(10, Some("match/exact"))
+            .await
+            .unwrap()
+            .is_empty(),
+        "old events left"
+    );
+    let now = pages();
+    assert!(
+        now < full,
+        "the file did not shrink: {now} pages, was {full}"
+    );
+    // The waiting run was kept, and still resumes.
+    let active = runs_for(&app, &waiting).await;
+    assert_eq!(active.len(), 1);
+    assert_eq!(active[0].status, RunStatus::Running);
+    send(&app, "wait/approved", json!({"order": 1, "by": "ada"})).await;
+    let run = wait_done(&app, &active[0].run_id).await;
+    assert_eq!(run.output, Some(json!({"approved_by": "ada"})));
     app.shutdown().await.unwrap();
 }

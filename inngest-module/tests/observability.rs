@@ -227,6 +227,65 @@ async fn mounted_from_options_the_hooks_feed_the_inngest_metrics() {
     app.shutdown().await.unwrap();
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_indicator_is_down_while_the_executor_store_cannot_be_written_or_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("runs.sqlite3");
+    let config = format!(
+        "{FAST}database = \"{}\"\n[inngest.health]\nenabled = true\n[health]\ncache_ms = 0\n",
+        database.display()
+    );
+    let app = start(&config).await;
+    let url = format!("{}/health/inngest", app.base_url());
+    let inngest = async || -> (u16, Value) {
+        let (status, body) = get(url.clone()).await;
+        let body: Value = serde_json::from_str(&body).unwrap();
+        let check = body["info"]["inngest"].clone();
+        let check = if check.is_null() {
+            body["error"]["inngest"].clone()
+        } else {
+            check
+        };
+        (status, check)
+    };
+    let (status, check) = inngest().await;
+    assert_eq!(
+        (status, check["status"].as_str()),
+        (200, Some("up")),
+        "{check}"
+    );
+
+    // Another connection holds the write lock: the store's write check cannot finish.
+    let competitor = rusqlite::Connection::open(&database).unwrap();
+    competitor.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let (status, check) = inngest().await;
+    assert_eq!(status, 503, "{check}");
+    assert_eq!(check["status"], "down", "{check}");
+    let message = check["message"].as_str().unwrap_or_default();
+    assert!(message.contains("embedded executor's store"), "{check}");
+    competitor.execute_batch("ROLLBACK").unwrap();
+    let (status, check) = inngest().await;
+    assert_eq!(
+        (status, check["status"].as_str()),
+        (200, Some("up")),
+        "{check}"
+    );
+
+    // The file is overwritten with garbage: reads and writes fail, the indicator says so.
+    drop(competitor);
+    std::fs::write(&database, vec![0xAB_u8; 64 * 1024]).unwrap();
+    let (status, check) = inngest().await;
+    assert_eq!(status, 503, "{check}");
+    assert!(
+        check["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("store"),
+        "{check}"
+    );
+    app.shutdown().await.unwrap();
+}
+
 #[tokio::test]
 async fn switched_off_there_are_no_routes_no_hooks_and_no_http_layer() {
     let app = start(FAST).await;

@@ -13,6 +13,10 @@
 //! `slow_step`, writes `slow-done`) → `last`. Each line is `<probeId> <what> <pid>`, and each
 //! step returns the id of the process that ran it, so the output shows which steps ran
 //! before a restart and which after.
+//!
+//! `durability-ledger` (event `durability.ledger`): three quick steps, `reserve`, `charge`
+//! and `ship`, each appending `<probeId> <step> <pid>` — for stress tests that start
+//! thousands of runs, kill the process mid-flight and count each step's executions.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -120,9 +124,35 @@ impl Probe {
             last,
         })
     }
+
+    /// Three steps, each appending `<probeId> <step> <pid>` (no fsync: a killed process's
+    /// writes are in the page cache already; only a machine crash could lose them).
+    #[inngest::function(id = "durability-ledger", event = "durability.ledger", retries = 3)]
+    async fn ledger(&self, ctx: Ctx<ProbeRequested>) -> inngest::Result<u32> {
+        let probe_id = ctx.event.data.probe_id.as_str();
+        let mut pid = 0;
+        for step in ["reserve", "charge", "ship"] {
+            pid = ctx
+                .step
+                .run(step, || async move { self.record(probe_id, step) })
+                .await?;
+        }
+        Ok(pid)
+    }
 }
 
 impl Probe {
+    /// Appends `<probe_id> <what> <pid>` in one write; returns the pid.
+    fn record(&self, probe_id: &str, what: &str) -> inngest::Result<u32> {
+        let pid = std::process::id();
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.config.log_file)?;
+        file.write_all(format!("{probe_id} {what} {pid}\n").as_bytes())?;
+        Ok(pid)
+    }
+
     /// Appends `<probe_id> <what> <pid>` to the log file; returns the pid.
     fn append(&self, probe_id: &str, what: &str) -> inngest::Result<u32> {
         let pid = std::process::id();

@@ -274,3 +274,241 @@ async fn a_step_cut_short_by_a_kill_runs_again_after_a_restart_and_completed_ste
     assert_eq!(step(&run, "last")["status"], "Completed");
     drop(second_process);
 }
+
+/// Keeps both cores busy until dropped (bounded by `limit`).
+struct BusyLoops {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl BusyLoops {
+    fn start(count: usize, limit: Duration) -> Self {
+        use std::sync::atomic::Ordering;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let threads = (0..count)
+            .map(|_| {
+                let stop = std::sync::Arc::clone(&stop);
+                std::thread::spawn(move || {
+                    let started = Instant::now();
+                    let mut x = 0u64;
+                    while !stop.load(Ordering::Relaxed) && started.elapsed() < limit {
+                        x = std::hint::black_box(
+                            x.wrapping_mul(6364136223846793005).wrapping_add(1),
+                        );
+                    }
+                })
+            })
+            .collect();
+        Self { stop, threads }
+    }
+}
+
+impl Drop for BusyLoops {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Installation {
+    /// Sends `count` `durability.ledger` events (probe ids `l-0` …) in one Event API request:
+    /// once it answers, every run exists.
+    async fn ledger(&self, count: usize) {
+        let events: Vec<Value> = (0..count)
+            .map(|n| json!({"name": "durability.ledger", "data": {"probeId": format!("l-{n}")}}))
+            .collect();
+        let response: Value = self
+            .http
+            .post(format!("{}/_inngest/e/test-key", self.base()))
+            .json(&events)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            response["ids"].as_array().map(Vec::len),
+            Some(count),
+            "{response}"
+        );
+    }
+
+    /// Every line of the log, as `(probe, what, pid)`.
+    fn all_lines(&self) -> Vec<(String, String, u32)> {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .map(|line| {
+                let mut parts = line.split(' ');
+                let probe = parts.next().unwrap().to_string();
+                let what = parts.next().unwrap().to_string();
+                (probe, what, parts.next().unwrap().parse().unwrap())
+            })
+            .collect()
+    }
+
+    /// Waits until no run is queued or running (at most 120 s).
+    async fn idle(&self) {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let mut busy = false;
+            for status in ["Queued", "Running"] {
+                let runs = self.get(&format!("runs?status={status}&limit=1")).await;
+                busy |= !runs["data"].as_array().unwrap().is_empty();
+            }
+            if !busy {
+                return;
+            }
+            assert!(Instant::now() < deadline, "runs still active after 120 s");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// Runs `command` until it exits (at most 60 s); returns its exit code and output.
+fn run_to_exit(mut command: Command) -> (Option<i32>, String) {
+    let child = command.spawn().expect("the shop binary starts");
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done_tx.send(child.wait_with_output());
+    });
+    let output = done_rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the shop exits on its own")
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.code(), text)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thousands_of_runs_killed_mid_flight_resume_and_only_interrupted_steps_run_twice() {
+    const RUNS: usize = 3_000;
+    let installation = Installation::new();
+    let busy = BusyLoops::start(2, Duration::from_secs(180));
+    let first_process = installation.start();
+    let first_pid = first_process.pid();
+    installation.ledger(RUNS).await;
+    // Kill -9 while runs are in full swing: some steps done, some running, some not begun.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while installation.all_lines().len() < RUNS {
+        assert!(Instant::now() < deadline, "the ledger runs never got going");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    first_process.kill9();
+    let before_kill = installation.all_lines().len();
+    assert!(
+        before_kill < RUNS * 3,
+        "every step ran before the kill ({before_kill} lines): nothing was interrupted"
+    );
+
+    let second_process = installation.start();
+    let second_pid = second_process.pid();
+    installation.idle().await;
+    drop(busy);
+    let failed = installation.get("runs?status=Failed&limit=5").await;
+    assert_eq!(failed["data"], json!([]), "no run failed");
+
+    let mut executions: std::collections::HashMap<(String, String), Vec<u32>> =
+        std::collections::HashMap::new();
+    for (probe, step, pid) in installation.all_lines() {
+        executions.entry((probe, step)).or_default().push(pid);
+    }
+    assert_eq!(executions.len(), RUNS * 3, "every step of every run ran");
+    let repeated: Vec<_> = executions
+        .iter()
+        .filter(|(_, pids)| pids.len() > 1)
+        .collect();
+    for ((probe, step), pids) in &repeated {
+        // Only a step the killed process was running can run again, once, in the new one.
+        assert_eq!(
+            pids.as_slice(),
+            [first_pid, second_pid],
+            "{probe} {step} ran {pids:?}"
+        );
+    }
+    println!(
+        "{before_kill} of {} step executions before the kill; {} ran again after it",
+        RUNS * 3,
+        repeated.len()
+    );
+    // At most the executions in flight when it died (`max_parallel`, 32 by default).
+    assert!(
+        repeated.len() <= 32,
+        "{} steps ran twice: {repeated:?}",
+        repeated.len()
+    );
+    drop(second_process);
+}
+
+#[tokio::test]
+async fn a_second_process_on_the_same_database_refuses_to_start_and_runs_nothing() {
+    let installation = Installation::new();
+    let owner = installation.start();
+    let owner_pid = owner.pid();
+    installation.ledger(50).await;
+
+    // Same database, another port: refused at start-up, naming the owner.
+    let mut second = installation.command();
+    second.env("APP__SERVER__PORT", free_port().to_string());
+    let (code, output) = run_to_exit(second);
+    assert_ne!(code, Some(0), "the second process must not start: {output}");
+    assert!(
+        output.contains("is in use by another process")
+            && output.contains(&format!("pid {owner_pid}")),
+        "{output}"
+    );
+    installation.idle().await;
+    let pids: std::collections::HashSet<u32> = installation
+        .all_lines()
+        .into_iter()
+        .map(|(_, _, pid)| pid)
+        .collect();
+    assert_eq!(pids, [owner_pid].into(), "only the owner ran steps");
+    drop(owner);
+}
+
+#[tokio::test]
+async fn a_process_that_cannot_bind_its_port_runs_nothing_from_its_database() {
+    let installation = Installation::new();
+    let first = installation.start();
+    let first_pid = first.pid();
+    // A run sleeps (`nap`, 3 s) with its next steps pending; the owner dies.
+    let run_id = installation.probe("pending").await;
+    installation
+        .run_until(&run_id, "the nap", |run| step_is(run, "nap", "Sleeping"))
+        .await;
+    first.kill9();
+    tokio::time::sleep(Duration::from_secs(4)).await;
+
+    // The next process's port is taken: it fails to bind, and its executor (which starts
+    // only once the port is bound) never runs the pending steps, although they are due.
+    let blocker = std::net::TcpListener::bind(("127.0.0.1", installation.port)).unwrap();
+    let (code, output) = run_to_exit(installation.command());
+    assert_ne!(code, Some(0), "{output}");
+    assert!(
+        output.contains("cannot listen") || output.contains("ddress"),
+        "{output}"
+    );
+    assert_eq!(
+        installation.lines("pending"),
+        lines(&[("first", first_pid)]),
+        "nothing ran in the process that could not bind"
+    );
+    drop(blocker);
+
+    // A process that can serve picks the run up.
+    let third = installation.start();
+    let third_pid = third.pid();
+    let run = installation
+        .run_until(&run_id, "completion", |run| run["status"] == "Completed")
+        .await;
+    assert_eq!(run["output"]["last"], json!(third_pid));
+    drop(third);
+}
