@@ -1788,6 +1788,27 @@ async fn waits_and_cancellations_are_found_by_name_and_value_and_match_like_cel(
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_backlog_behind_a_full_concurrency_key_does_not_hold_up_other_work() {
+    let app = start_app(FAST).await;
+    let executor = executor(&app);
+    // 3,500 runs of `serial` for one account (one at a time, 300 ms each) — more than a few
+    // claims read, all but one parked behind the key — then, last in the same send,
+    // another function's event.
+    let mut events: Vec<Value> = (0..3_500)
+        .map(|_| json!({"name": "conc/work", "data": {"account": "a"}}))
+        .collect();
+    events.push(json!({"name": "match/exact", "data": {}}));
+    let ids = executor.send(events).await.unwrap();
+    let other = finished(&app, ids.last().unwrap()).await;
+    assert_eq!(other.status, RunStatus::Completed);
+    // It ran at once (on the paused clock), while the first `serial` step was still
+    // working: it did not wait for a slot of the key to free up.
+    let waited = other.ended_at.unwrap() - other.created_at;
+    assert!(waited < 300, "waited {waited} ms behind the backlog");
+    app.shutdown().await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
 async fn retention_prunes_finished_runs_and_old_events_and_keeps_active_ones() {
     let dir = tempfile::tempdir().unwrap();
     let database = dir.path().join("runs.sqlite3");

@@ -71,7 +71,11 @@ impl Executor {
                     .await
                 {
                     Ok((jobs, next)) => {
-                        let full = jobs.len() == free;
+                        // Every slot filled, or due work left that this claim did not reach
+                        // (it reads a bounded number of candidates): look again at once.
+                        // Each claim leases or parks every candidate it reads, so this
+                        // always makes progress.
+                        let again = jobs.len() == free || next.is_some_and(|at| at <= now);
                         for job in jobs {
                             self.inner.in_flight.fetch_add(1, Ordering::Relaxed);
                             let executor = self.clone();
@@ -81,8 +85,7 @@ impl Executor {
                                 executor.inner.wake.notify_one();
                             });
                         }
-                        if full {
-                            // More may be due: look again once the runtime had a turn.
+                        if again {
                             tokio::task::yield_now().await;
                             continue;
                         }
@@ -96,14 +99,13 @@ impl Executor {
                 }
             }
             let now = self.now_ms();
+            // Nothing due now: sleep until the next due time. With every slot busy, a
+            // finishing job wakes the loop.
             let idle = match next_due {
                 Some(at) if at > now => {
                     Duration::from_millis(u64::try_from(at - now).unwrap_or(0)).min(MAX_IDLE)
                 }
-                // Due but not claimed: every slot is busy or it waits for a concurrency
-                // slot; a finishing job wakes the loop.
-                Some(_) => MAX_IDLE,
-                None => MAX_IDLE,
+                _ => MAX_IDLE,
             };
             tokio::select! {
                 () = self.inner.wake.notified() => {}
