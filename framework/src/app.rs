@@ -489,13 +489,8 @@ impl Prepared {
 
     fn serve(self, router: Router, listener: TcpListener, local: SocketAddr) -> RunningApp {
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
-        let server = tokio::spawn(async move {
-            axum::serve(listener, router)
-                .with_graceful_shutdown(async move {
-                    let _ = stop_rx.await;
-                })
-                .await
-        });
+        let limits = crate::server::Limits::from_config(&self.server);
+        let server = tokio::spawn(crate::server::serve(listener, router, limits, stop_rx));
         self.readiness.mark_ready();
         tracing::info!(address = %local, "listening on http://{local}");
         RunningApp {

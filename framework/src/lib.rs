@@ -45,6 +45,7 @@ mod lifecycle;
 pub mod logging;
 mod module;
 mod provider;
+mod server;
 #[cfg(feature = "shaku")]
 pub mod shaku;
 pub mod telemetry;

@@ -40,6 +40,24 @@ pub struct ServerConfig {
     /// Upper bound for each lifecycle hook.
     #[serde(with = "humantime_serde")]
     pub hook_timeout: Duration,
+    /// A new connection must deliver its first complete request head within this, or it
+    /// is closed (slow or silent clients cannot hold a connection open).
+    #[serde(with = "humantime_serde")]
+    pub header_read_timeout: Duration,
+    /// A connection with no request in flight is closed after this long: the keep-alive
+    /// idle limit, and the time allowed for each later request head. Keep it above the
+    /// idle timeout of a load balancer in front (AWS ALB: 60s).
+    #[serde(with = "humantime_serde")]
+    pub idle_timeout: Duration,
+    /// Connections served at once. When all are taken, new connections wait in the
+    /// kernel's accept queue until one closes. Lowered at start-up, with a warning, to
+    /// what the process's open-file limit allows.
+    #[validate(range(min = 1, message = "must be at least 1 (e.g. 4096)"))]
+    pub max_connections: usize,
+    /// Peers (addresses or CIDR ranges, e.g. `"10.0.0.0/8"`) whose `X-Forwarded-Proto` and
+    /// `X-Forwarded-Host` headers are believed. Empty (the default): forwarded headers are
+    /// ignored, whoever sends them.
+    pub trusted_proxies: Vec<TrustedProxy>,
 }
 
 impl Default for ServerConfig {
@@ -53,6 +71,10 @@ impl Default for ServerConfig {
             drain_delay: Duration::ZERO,
             shutdown_timeout: Duration::from_secs(30),
             hook_timeout: Duration::from_secs(10),
+            header_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(75),
+            max_connections: 4096,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -83,6 +105,48 @@ impl ConfigSection for ServerConfig {
         if self.hook_timeout.is_zero() {
             problems.add("hook_timeout", "must be greater than 0 (e.g. \"10s\")");
         }
+        if self.header_read_timeout.is_zero() {
+            problems.add(
+                "header_read_timeout",
+                "must be greater than 0 (e.g. \"10s\")",
+            );
+        }
+        if self.idle_timeout.is_zero() {
+            problems.add("idle_timeout", "must be greater than 0 (e.g. \"75s\")");
+        }
+    }
+}
+
+/// One entry of `server.trusted_proxies`: an IP address (`"10.1.2.3"`) or a CIDR range
+/// (`"10.0.0.0/8"`, `"fd00::/8"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TrustedProxy(pub ipnet::IpNet);
+
+impl TrustedProxy {
+    /// Whether `address` is in this range.
+    pub fn contains(&self, address: &std::net::IpAddr) -> bool {
+        self.0.contains(address)
+    }
+}
+
+impl std::str::FromStr for TrustedProxy {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        text.parse::<ipnet::IpNet>()
+            .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+            .map(TrustedProxy)
+            .map_err(|_| {
+                format!("`{text}` is not an IP address or CIDR range, e.g. \"10.0.0.0/8\" or \"192.168.1.10\"")
+            })
+    }
+}
+
+impl<'de> Deserialize<'de> for TrustedProxy {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
     }
 }
 

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 pub(crate) use builtin::ModuleToggles;
-pub use builtin::{LogConfig, LogFormat, ServerConfig};
+pub use builtin::{LogConfig, LogFormat, ServerConfig, TrustedProxy};
 pub use environment::{Environment, UnknownEnvironment};
 pub use secret::Secret;
 pub use section::{Config, ConfigSection, SectionProblems};
