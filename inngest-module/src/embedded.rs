@@ -67,6 +67,7 @@ impl EmbeddedExecutor {
                     options: options.embedded.to_executor_options(),
                     signing_key: options.signing_key.as_ref().map(|k| k.expose().to_string()),
                     event_key: options.event_key.as_ref().map(|k| k.expose().to_string()),
+                    access: options.embedded.to_access(env, &options.signing_keys()),
                     clock: selection.clock,
                 })?;
                 // Weak: the executor holds the app (its in-process transport), and the app's

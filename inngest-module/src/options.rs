@@ -150,8 +150,10 @@ impl ExecutorKind {
 /// prefix = "/_inngest"                 # Event API, runs API and runs page
 /// database = "data/inngest.sqlite3"    # unset: in memory, gone at exit
 /// retention = "7d"                     # finished runs and events kept this long
+/// # console = true                     # runs page and read APIs (default: not in production)
+/// # console_token = "…"                # or APP__INNGEST__EMBEDDED__CONSOLE_TOKEN
 /// ```
-#[derive(Debug, Clone, Deserialize, Serialize, Validate)]
+#[derive(Debug, Clone, Deserialize, Validate)]
 #[serde(deny_unknown_fields, default)]
 pub struct EmbeddedOptions {
     /// Path prefix of the Event API (`{prefix}/e/{key}`), the runs API and the runs page.
@@ -174,6 +176,19 @@ pub struct EmbeddedOptions {
     /// background; `"0s"` keeps everything.
     #[serde(with = "humantime_serde")]
     pub retention: Duration,
+    /// Serve the console: the runs page and the read APIs (`/api/*`, `/v1/*`, `/dev`).
+    /// Unset: on in development and test, off in production and staging.
+    pub console: Option<bool>,
+    /// The console's credential (`Authorization: Bearer <token>`, or the password of HTTP
+    /// Basic auth); the hashed signing key is accepted too. Needed in production and
+    /// staging; when set in development, the console needs it there too.
+    pub console_token: Option<Secret>,
+    /// Host names (besides `localhost`, `*.localhost` and IP addresses) that routes no key
+    /// guards answer to, e.g. a Docker service name: `["shop"]`.
+    pub allowed_hosts: Vec<String>,
+    /// Origins of SDK apps, besides loopback ones, that may register with this executor
+    /// over HTTP: `["http://worker:3000"]`.
+    pub app_origins: Vec<Url>,
 }
 
 impl Default for EmbeddedOptions {
@@ -186,6 +201,10 @@ impl Default for EmbeddedOptions {
             retry_max_backoff: Duration::from_secs(600),
             request_timeout: Duration::from_secs(300),
             retention: Duration::from_secs(7 * 86_400),
+            console: None,
+            console_token: None,
+            allowed_hosts: Vec::new(),
+            app_origins: Vec::new(),
         }
     }
 }
@@ -202,6 +221,35 @@ impl EmbeddedOptions {
             retry_max_backoff: self.retry_max_backoff,
             request_timeout: self.request_timeout,
             retention: self.retention,
+        }
+    }
+
+    /// Who may reach the executor's routes in `env`: the console on unless production-like
+    /// (or as set), behind `console_token` and the hashed signing key when one is needed.
+    pub(crate) fn to_access(
+        &self,
+        env: Environment,
+        signing_keys: &[&str],
+    ) -> inngest_executor::Access {
+        let guarded = env.is_production_like() || self.console_token.is_some();
+        let console_credentials = if guarded {
+            self.console_token
+                .iter()
+                .map(|token| token.expose().to_string())
+                .chain(
+                    signing_keys
+                        .iter()
+                        .map(|key| crate::signature::hashed_key(key)),
+                )
+                .collect()
+        } else {
+            Vec::new()
+        };
+        inngest_executor::Access {
+            console_enabled: self.console.unwrap_or(!env.is_production_like()),
+            console_credentials,
+            allowed_hosts: self.allowed_hosts.clone(),
+            app_origins: self.app_origins.clone(),
         }
     }
 }

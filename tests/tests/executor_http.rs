@@ -625,6 +625,7 @@ async fn refused_registrations_carry_their_status() {
         ] {
             let response = client
                 .post(format!("{}{path}", host.base_url()))
+                .header("content-type", "application/json")
                 .body(body)
                 .send()
                 .await
@@ -634,6 +635,17 @@ async fn refused_registrations_carry_their_status() {
             assert_eq!(reply["status"], 400, "{path}: {what}: {reply}");
             assert!(reply["error"].is_string(), "{path}: {what}: {reply}");
         }
+        // What a cross-site form can send (text/plain) is refused before it is read.
+        let response = client
+            .post(format!("{}{path}", host.base_url()))
+            .header("content-type", "text/plain")
+            .body(bad_cron.to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 415, "{path}");
+        let reply: Value = response.json().await.unwrap();
+        assert_eq!(reply["status"], 415, "{path}: {reply}");
     }
     let apps: Value = client
         .get(format!("{}/_inngest/api/apps", host.base_url()))

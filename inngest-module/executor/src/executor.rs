@@ -10,6 +10,7 @@ use inngest_protocol::FunctionConfig;
 use serde_json::Value;
 use tokio::sync::{Notify, watch};
 
+use crate::bounded::Bound;
 use crate::engine::{Effects, Engine};
 use crate::error::{ExecutorError, StoreError};
 use crate::events::normalize;
@@ -273,16 +274,25 @@ impl Executor {
 
     /// One run with its steps.
     pub async fn run(&self, run_id: &str) -> Result<Option<RunView>, ExecutorError> {
+        self.bounded_run(run_id, Bound::NONE).await
+    }
+
+    /// One run with its steps, payloads bounded for a view.
+    pub(crate) async fn bounded_run(
+        &self,
+        run_id: &str,
+        bound: Bound,
+    ) -> Result<Option<RunView>, ExecutorError> {
         let run_id = run_id.to_string();
         Ok(self
             .inner
             .store
             .read(move |tx| {
-                let Some(run) = tx.run(&run_id)? else {
+                let Some(run) = tx.bounded_run(&run_id, bound)? else {
                     return Ok(None);
                 };
-                let events = tx.run_events(&run_id)?;
-                let steps = tx.steps(&run_id)?;
+                let events = tx.bounded_run_events(&run_id, bound)?;
+                let steps = tx.steps(&run_id, bound)?;
                 Ok(Some(RunView::new(run, events, Some(steps))))
             })
             .await?)
@@ -290,13 +300,22 @@ impl Executor {
 
     /// Runs matching `filter`, newest first.
     pub async fn runs(&self, filter: &RunFilter) -> Result<Vec<RunView>, ExecutorError> {
+        self.bounded_runs(filter, Bound::NONE).await
+    }
+
+    /// Runs matching `filter`, newest first, payloads bounded for a view.
+    pub(crate) async fn bounded_runs(
+        &self,
+        filter: &RunFilter,
+        bound: Bound,
+    ) -> Result<Vec<RunView>, ExecutorError> {
         let filter = filter.clone();
         Ok(self
             .inner
             .store
             .read(move |tx| {
                 Ok(tx
-                    .runs(&filter)?
+                    .runs(&filter, bound)?
                     .into_iter()
                     .map(|(run, events)| RunView::new(run, events, None))
                     .collect())
@@ -310,17 +329,30 @@ impl Executor {
         Ok(usize::try_from(self.inner.active.load(Ordering::Acquire)).unwrap_or(0))
     }
 
-    /// The most recent events, newest first.
+    /// The most recent events (at most 1000), newest first.
     pub async fn events(
         &self,
         limit: u32,
         name: Option<&str>,
     ) -> Result<Vec<Value>, ExecutorError> {
+        let page = self.bounded_events(limit, name, None, Bound::NONE).await?;
+        Ok(page.into_iter().map(|(_, event)| event).collect())
+    }
+
+    /// Events newest first, older than the event numbered `before`, each with its number
+    /// (the next page's cursor), payloads bounded for a view.
+    pub(crate) async fn bounded_events(
+        &self,
+        limit: u32,
+        name: Option<&str>,
+        before: Option<i64>,
+        bound: Bound,
+    ) -> Result<Vec<(i64, Value)>, ExecutorError> {
         let name = name.map(str::to_string);
         Ok(self
             .inner
             .store
-            .read(move |tx| tx.recent_events(limit.clamp(1, 1000), name.as_deref()))
+            .read(move |tx| tx.recent_events(limit.clamp(1, 1000), name.as_deref(), before, bound))
             .await?)
     }
 

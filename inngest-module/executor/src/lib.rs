@@ -30,6 +30,7 @@
 //! only when the process died while it ran, or when the SDK asked for a retry.
 
 mod api;
+mod bounded;
 mod clock;
 mod cron;
 mod engine;
@@ -53,6 +54,6 @@ pub use clock::Clock;
 pub use error::{ExecutorError, StoreError};
 pub use executor::{Executor, MAX_EVENTS_PER_SEND, Pruned, WeakExecutor};
 pub use functions::DEFAULT_RETRIES;
-pub use model::{AppInfo, RunFilter, RunStatus, RunView, StepRecord, StepStatus};
-pub use options::{Options, Settings};
+pub use model::{AppInfo, RunCursor, RunFilter, RunStatus, RunView, StepRecord, StepStatus};
+pub use options::{Access, Options, Settings};
 pub use store::lock_path;

@@ -359,7 +359,7 @@ impl RunView {
 }
 
 /// Filters for listing runs.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default)]
 pub struct RunFilter {
     /// Composite function id.
     pub function: Option<String>,
@@ -373,6 +373,52 @@ pub struct RunFilter {
     pub event: Option<String>,
     /// At most this many (default 100, at most 1000).
     pub limit: Option<u32>,
+    /// Only runs older than this one: the next page after a page that ended with it.
+    pub before: Option<RunCursor>,
+}
+
+/// Where a page of runs ended (runs are listed newest first): the last run's creation time
+/// and id. As text, `<created_at>.<run_id>`, the `next` of the runs API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunCursor {
+    /// The last run's creation time (ms).
+    pub created_at: i64,
+    /// The last run's id.
+    pub run_id: String,
+}
+
+impl RunCursor {
+    /// The cursor after `run`.
+    pub fn after(run: &RunView) -> Self {
+        Self {
+            created_at: run.created_at,
+            run_id: run.run_id.clone(),
+        }
+    }
+}
+
+impl std::fmt::Display for RunCursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.created_at, self.run_id)
+    }
+}
+
+impl std::str::FromStr for RunCursor {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let invalid =
+            || format!("`{text}` is not a page cursor: pass the `next` value of a previous page");
+        let (at, id) = text.split_once('.').ok_or_else(invalid)?;
+        let created_at = at.parse().map_err(|_| invalid())?;
+        if id.is_empty() || id.len() > 64 {
+            return Err(invalid());
+        }
+        Ok(Self {
+            created_at,
+            run_id: id.to_string(),
+        })
+    }
 }
 
 /// An app whose functions the executor drives.

@@ -39,7 +39,7 @@ impl Default for Options {
     }
 }
 
-/// Options plus the keys and the clock.
+/// Options plus the keys, who may reach the HTTP surface, and the clock.
 #[derive(Debug, Clone, Default)]
 pub struct Settings {
     /// The options.
@@ -48,6 +48,41 @@ pub struct Settings {
     pub signing_key: Option<String>,
     /// Required on the Event API when set.
     pub event_key: Option<String>,
+    /// Who may reach the console and register apps.
+    pub access: Access,
     /// Where the executor reads the time.
     pub clock: Clock,
+}
+
+/// Who may reach the executor's HTTP surface (see `docs/SECURITY.md`).
+///
+/// The *console* is the runs page and every read API (`/api/*`, `/v1/*`, `/dev`). The
+/// Event API is guarded by the event key and `/fn/register` by the signing key, when they
+/// are set. Whatever no credential guards answers only to a loopback name, an IP address or
+/// one of [`allowed_hosts`](Self::allowed_hosts) in the `Host` header, so a web page cannot
+/// reach it through DNS rebinding.
+#[derive(Debug, Clone)]
+pub struct Access {
+    /// Serve the console; off, its routes answer 404.
+    pub console_enabled: bool,
+    /// Credentials that open the console, sent as `Authorization: Bearer <credential>` or
+    /// as the password of HTTP Basic auth. Empty: the console needs none.
+    pub console_credentials: Vec<String>,
+    /// Host names, besides loopback names and IP addresses, that unguarded routes answer to
+    /// (e.g. a Docker service name).
+    pub allowed_hosts: Vec<String>,
+    /// Origins (`scheme://host[:port]`) of SDK apps that may register, besides loopback ones.
+    pub app_origins: Vec<url::Url>,
+}
+
+impl Default for Access {
+    /// The console on with no credential; apps only from loopback.
+    fn default() -> Self {
+        Self {
+            console_enabled: true,
+            console_credentials: Vec::new(),
+            allowed_hosts: Vec::new(),
+            app_origins: Vec::new(),
+        }
+    }
 }

@@ -65,6 +65,7 @@ pub fn runs(
     filter: &RunFilter,
     runs: &[RunView],
     events: &[Value],
+    next: Option<&str>,
 ) -> String {
     let mut body = String::new();
     let _ = write!(
@@ -104,7 +105,27 @@ pub fn runs(
             trigger = escape(trigger),
         );
     }
-    body.push_str("</tbody></table><h2>Recent events</h2><table id=\"events\"><thead><tr><th>Id</th><th>Name</th><th>Received</th><th>Data</th></tr></thead><tbody>");
+    body.push_str("</tbody></table>");
+    if let Some(next) = next {
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        if let Some(function) = &filter.function {
+            query.append_pair("function", function);
+        }
+        if let Some(status) = filter.status {
+            query.append_pair("status", status.as_str());
+        }
+        if let Some(event) = &filter.event {
+            query.append_pair("event", event);
+        }
+        query.append_pair("before", next);
+        let _ = write!(
+            body,
+            "<p><a id=\"older\" href=\"{}/runs?{}\">Older runs →</a></p>",
+            escape(prefix),
+            escape(&query.finish())
+        );
+    }
+    body.push_str("<h2>Recent events</h2><table id=\"events\"><thead><tr><th>Id</th><th>Name</th><th>Received</th><th>Data</th></tr></thead><tbody>");
     for event in events {
         let field = |name: &str| event.get(name).and_then(Value::as_str).unwrap_or("");
         let _ = write!(

@@ -2,13 +2,15 @@
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use inngest_protocol::SendEventsResponse;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::access::check_write;
 use super::{internal, json_reply};
+use crate::bounded::Bound;
 use crate::error::ExecutorError;
 use crate::executor::{Executor, MAX_EVENTS_PER_SEND};
 
@@ -26,8 +28,13 @@ fn refused(status: StatusCode, error: impl Into<String>) -> Response {
 pub(super) async fn send(
     State(executor): State<Executor>,
     Path(key): Path<String>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let guarded = executor.inner.settings.event_key.is_some();
+    if let Err(refusal) = check_write(&executor.inner.settings.access, &headers, guarded) {
+        return refused(refusal.status, refusal.message);
+    }
     if !executor.key_accepted(&key) {
         return json_reply(
             StatusCode::UNAUTHORIZED,
@@ -81,17 +88,41 @@ pub(super) async fn send(
 pub(super) struct EventsQuery {
     limit: Option<u32>,
     name: Option<String>,
+    before: Option<String>,
 }
+
+/// Events per page of the events API: 50 unless `limit` says otherwise, at most 100.
+const MAX_PAGE: u32 = 100;
 
 pub(super) async fn list(
     State(executor): State<Executor>,
     Query(query): Query<EventsQuery>,
 ) -> Response {
+    let before = match query.before.as_deref().filter(|b| !b.is_empty()) {
+        None => None,
+        Some(text) => match text.parse::<i64>() {
+            Ok(seq) => Some(seq),
+            Err(_) => {
+                return json_reply(
+                    StatusCode::BAD_REQUEST,
+                    &json!({"error": format!("`before` must be the `next` value of a previous page, not `{text}`")}),
+                );
+            }
+        },
+    };
+    let limit = query.limit.unwrap_or(50).clamp(1, MAX_PAGE);
+    let name = query.name.as_deref().filter(|n| !n.is_empty());
     match executor
-        .events(query.limit.unwrap_or(50), query.name.as_deref())
+        .bounded_events(limit, name, before, Bound::LIST)
         .await
     {
-        Ok(events) => json_reply(StatusCode::OK, &json!({ "data": events })),
+        Ok(page) => {
+            let next = (page.len() == limit as usize)
+                .then(|| page.last().map(|(seq, _)| seq.to_string()))
+                .flatten();
+            let data: Vec<Value> = page.into_iter().map(|(_, event)| event).collect();
+            json_reply(StatusCode::OK, &json!({ "data": data, "next": next }))
+        }
         Err(error) => internal(&error),
     }
 }

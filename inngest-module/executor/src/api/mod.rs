@@ -1,23 +1,28 @@
-//! HTTP surface of the embedded executor, under its prefix (default `/_inngest`):
+//! HTTP surface of the embedded executor, under its prefix (default `/_inngest`). Who may
+//! reach each route is decided in [`access`] (and documented in `docs/SECURITY.md`):
 //!
-//! | Route | What |
-//! |---|---|
-//! | `POST {prefix}/e/{key}` | Event API: one event or an array; `{"ids":[…],"status":200}` |
-//! | `POST {prefix}/fn/register` | another SDK app syncs its functions (then is driven over HTTP) |
-//! | `POST /fn/register` | the same, at the root: SDKs resolve `/fn/register` against the origin |
-//! | `GET {prefix}/dev` | dev-server discovery (what the JS SDK probes) |
-//! | `GET {prefix}/api/runs` | runs; `function`, `status`, `since`, `until` (ms), `event`, `limit` |
-//! | `GET {prefix}/api/runs/{id}` | one run with its steps |
-//! | `GET {prefix}/api/events` | recent events; `limit`, `name` |
-//! | `GET {prefix}/api/apps` | apps and their functions |
-//! | `GET {prefix}/v1/events/{id}/runs`, `GET {prefix}/v1/runs/{id}` | the dev server's shapes |
-//! | `GET {prefix}/runs`, `GET {prefix}/runs/{id}` | the runs page |
+//! | Route | What | Guarded by |
+//! |---|---|---|
+//! | `POST {prefix}/e/{key}` | Event API: one event or an array; `{"ids":[…],"status":200}` | the event key |
+//! | `POST {prefix}/fn/register` | another SDK app syncs its functions (then is driven over HTTP) | the signing key; the app's origin |
+//! | `POST /fn/register` | the same, at the root: SDKs resolve `/fn/register` against the origin | the same |
+//! | `GET {prefix}/dev` | dev-server discovery (what the JS SDK probes) | the console |
+//! | `GET {prefix}/api/runs` | runs, a page at a time; `function`, `status`, `since`, `until` (ms), `event`, `limit`, `before` | the console |
+//! | `GET {prefix}/api/runs/{id}` | one run with its steps | the console |
+//! | `GET {prefix}/api/events` | recent events, a page at a time; `limit`, `name`, `before` | the console |
+//! | `GET {prefix}/api/apps` | apps and their functions | the console |
+//! | `GET {prefix}/v1/events/{id}/runs`, `GET {prefix}/v1/runs/{id}` | the dev server's shapes | the console |
+//! | `GET {prefix}/runs`, `GET {prefix}/runs/{id}` | the runs page | the console |
+//!
+//! Every write takes only `application/json` and refuses what a browser marks as sent from
+//! another site; payloads in lists and pages are truncated ([`crate::bounded`]).
 //!
 //! To drive a JS SDK app, start it with `INNGEST_DEV=http://<host>:<port>{prefix}/` (trailing
 //! slash): inngest-js sends events to `new URL("e/<key>", base)` (under the prefix only with
 //! the slash) but registers at `new URL("/fn/register", base)`, i.e. at the origin's root,
 //! whatever the base path — hence the root alias.
 
+mod access;
 mod events;
 mod register;
 mod runs;
@@ -25,6 +30,7 @@ mod runs;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, StatusCode};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use inngest_protocol::headers;
@@ -41,9 +47,7 @@ impl Executor {
     /// The executor's routes: everything under its prefix, plus `POST /fn/register`.
     pub fn router(&self) -> Router {
         let prefix = self.options().prefix.clone();
-        let routes = Router::new()
-            .route("/e/{key}", post(events::send))
-            .route("/fn/register", post(register::register))
+        let console = Router::new()
             .route("/dev", get(register::dev_info))
             .route("/api/runs", get(runs::list))
             .route("/api/runs/{id}", get(runs::one))
@@ -54,13 +58,24 @@ impl Executor {
             .route("/runs", get(runs::page))
             .route("/runs/{id}", get(runs::run_page))
             .route("/", get(runs::index))
+            .layer(middleware::from_fn_with_state(
+                self.clone(),
+                access::console,
+            ));
+        let routes = Router::new()
+            .route("/e/{key}", post(events::send))
+            .route("/fn/register", post(register::register))
+            .merge(console)
             .layer(DefaultBodyLimit::max(BODY_LIMIT))
             .with_state(self.clone());
         let root_register = Router::new()
             .route("/fn/register", post(register::register))
             .layer(DefaultBodyLimit::max(BODY_LIMIT))
             .with_state(self.clone());
-        Router::new().nest(&prefix, routes).merge(root_register)
+        Router::new()
+            .nest(&prefix, routes)
+            .merge(root_register)
+            .layer(middleware::map_response(access::security_headers))
     }
 }
 

@@ -10,6 +10,7 @@ use inngest_protocol::RegisterRequest;
 use inngest_protocol::signature::hashed_key;
 use serde_json::json;
 
+use super::access::{check_app_url, check_write};
 use super::{internal, json_reply};
 use crate::error::ExecutorError;
 use crate::executor::{Executor, constant_time_eq};
@@ -29,7 +30,15 @@ pub(super) async fn register(
     request_headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Some(key) = &executor.inner.settings.signing_key {
+    let settings = &executor.inner.settings;
+    if let Err(refusal) = check_write(
+        &settings.access,
+        &request_headers,
+        settings.signing_key.is_some(),
+    ) {
+        return refused(refusal.status, refusal.message);
+    }
+    if let Some(key) = &settings.signing_key {
         let expected = hashed_key(key);
         let given = request_headers
             .get(header::AUTHORIZATION)
@@ -57,6 +66,9 @@ pub(super) async fn register(
             "`url` must be the app's serve URL, e.g. http://127.0.0.1:3000/api/inngest",
         );
     };
+    if let Err(refusal) = check_app_url(&settings.access, &url) {
+        return refused(refusal.status, refusal.message);
+    }
     let app_id = if payload.app_name.is_empty() {
         "app".to_string()
     } else {

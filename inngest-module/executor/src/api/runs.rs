@@ -8,8 +8,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{internal, json_reply};
+use crate::bounded::Bound;
 use crate::executor::Executor;
-use crate::model::{RunFilter, RunStatus, RunView};
+use crate::model::{RunCursor, RunFilter, RunStatus, RunView};
 use crate::page;
 
 /// Query of the runs list.
@@ -21,6 +22,17 @@ pub(super) struct RunsQuery {
     until: Option<i64>,
     event: Option<String>,
     limit: Option<u32>,
+    before: Option<String>,
+}
+
+/// Runs per page of the runs API and page: 50 unless `limit` says otherwise, at most 100.
+const MAX_PAGE: u32 = 100;
+
+fn bad_request(message: String) -> Box<Response> {
+    Box::new(json_reply(
+        StatusCode::BAD_REQUEST,
+        &json!({ "error": message }),
+    ))
 }
 
 impl RunsQuery {
@@ -29,11 +41,14 @@ impl RunsQuery {
         let status = match self.status.filter(|s| !s.is_empty()) {
             None => None,
             Some(text) => Some(RunStatus::parse(&text).ok_or_else(|| {
-                Box::new(json_reply(
-                    StatusCode::BAD_REQUEST,
-                    &json!({"error": format!("`status` must be Queued, Running, Completed, Failed or Cancelled, not `{text}`")}),
+                bad_request(format!(
+                    "`status` must be Queued, Running, Completed, Failed or Cancelled, not `{text}`"
                 ))
             })?),
+        };
+        let before = match self.before.filter(|b| !b.is_empty()) {
+            None => None,
+            Some(text) => Some(text.parse::<RunCursor>().map_err(bad_request)?),
         };
         Ok(RunFilter {
             function: self.function.filter(|s| !s.is_empty()),
@@ -41,9 +56,19 @@ impl RunsQuery {
             since: self.since,
             until: self.until,
             event: self.event.filter(|s| !s.is_empty()),
-            limit: self.limit,
+            limit: Some(self.limit.unwrap_or(50).clamp(1, MAX_PAGE)),
+            before,
         })
     }
+}
+
+/// The cursor of the page after `runs`, if it was full.
+fn next_page(filter: &RunFilter, runs: &[RunView]) -> Option<String> {
+    let full = filter
+        .limit
+        .is_some_and(|limit| runs.len() == limit as usize);
+    full.then(|| runs.last().map(|run| RunCursor::after(run).to_string()))
+        .flatten()
 }
 
 pub(super) async fn list(
@@ -54,8 +79,11 @@ pub(super) async fn list(
         Ok(filter) => filter,
         Err(reply) => return *reply,
     };
-    match executor.runs(&filter).await {
-        Ok(runs) => json_reply(StatusCode::OK, &json!({ "data": runs })),
+    match executor.bounded_runs(&filter, Bound::LIST).await {
+        Ok(runs) => {
+            let next = next_page(&filter, &runs);
+            json_reply(StatusCode::OK, &json!({ "data": runs, "next": next }))
+        }
         Err(error) => internal(&error),
     }
 }
@@ -68,7 +96,7 @@ fn no_run(id: &str) -> Response {
 }
 
 pub(super) async fn one(State(executor): State<Executor>, Path(id): Path<String>) -> Response {
-    match executor.run(&id).await {
+    match executor.bounded_run(&id, Bound::DETAIL).await {
         Ok(Some(run)) => json_reply(StatusCode::OK, &json!({ "data": run })),
         Ok(None) => no_run(&id),
         Err(error) => internal(&error),
@@ -96,7 +124,7 @@ fn dev_shape(run: RunView) -> Value {
 }
 
 pub(super) async fn one_v1(State(executor): State<Executor>, Path(id): Path<String>) -> Response {
-    match executor.run(&id).await {
+    match executor.bounded_run(&id, Bound::DETAIL).await {
         Ok(Some(run)) => json_reply(StatusCode::OK, &json!({ "data": dev_shape(run) })),
         Ok(None) => no_run(&id),
         Err(error) => internal(&error),
@@ -109,9 +137,10 @@ pub(super) async fn event_runs(
 ) -> Response {
     let filter = RunFilter {
         event: Some(id),
+        limit: Some(MAX_PAGE),
         ..RunFilter::default()
     };
-    match executor.runs(&filter).await {
+    match executor.bounded_runs(&filter, Bound::LIST).await {
         Ok(runs) => {
             let runs: Vec<Value> = runs.into_iter().map(dev_shape).collect();
             json_reply(StatusCode::OK, &json!({ "data": runs }))
@@ -132,23 +161,28 @@ pub(super) async fn page(
         Ok(filter) => filter,
         Err(reply) => return *reply,
     };
-    let runs = executor.runs(&filter).await;
-    let events = executor.events(20, None).await;
+    let runs = executor.bounded_runs(&filter, Bound::LIST).await;
+    let events = executor.bounded_events(20, None, None, Bound::LIST).await;
     match (runs, events) {
-        (Ok(runs), Ok(events)) => Html(page::runs(
-            &executor.options().prefix,
-            &executor.apps(),
-            &filter,
-            &runs,
-            &events,
-        ))
-        .into_response(),
+        (Ok(runs), Ok(events)) => {
+            let next = next_page(&filter, &runs);
+            let events: Vec<Value> = events.into_iter().map(|(_, event)| event).collect();
+            Html(page::runs(
+                &executor.options().prefix,
+                &executor.apps(),
+                &filter,
+                &runs,
+                &events,
+                next.as_deref(),
+            ))
+            .into_response()
+        }
         (Err(error), _) | (_, Err(error)) => internal(&error),
     }
 }
 
 pub(super) async fn run_page(State(executor): State<Executor>, Path(id): Path<String>) -> Response {
-    match executor.run(&id).await {
+    match executor.bounded_run(&id, Bound::PAGE).await {
         Ok(Some(run)) => Html(page::run(&executor.options().prefix, &run)).into_response(),
         Ok(None) => (
             StatusCode::NOT_FOUND,

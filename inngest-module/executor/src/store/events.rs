@@ -4,6 +4,7 @@ use rusqlite::{OptionalExtension, params};
 use serde_json::Value;
 
 use super::{Tx, from_json};
+use crate::bounded::Bound;
 use crate::error::StoreResult;
 
 impl Tx<'_> {
@@ -34,22 +35,36 @@ impl Tx<'_> {
     }
 
     /// The most recent events, newest first, with their `received_at`.
-    pub(crate) fn recent_events(&self, limit: u32, name: Option<&str>) -> StoreResult<Vec<Value>> {
+    pub(crate) fn recent_events(
+        &self,
+        limit: u32,
+        name: Option<&str>,
+        before: Option<i64>,
+        bound: Bound,
+    ) -> StoreResult<Vec<(i64, Value)>> {
         let mut statement = self.connection.prepare_cached(
-            "SELECT payload, received_at FROM events WHERE (?1 IS NULL OR name = ?1)
+            "SELECT seq, id, name, payload, received_at FROM events
+             WHERE (?1 IS NULL OR name = ?1) AND (?3 IS NULL OR seq < ?3)
              ORDER BY seq DESC LIMIT ?2",
         )?;
-        let rows = statement.query_map(params![name, limit], |row| {
-            Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
-        })?;
+        let mut rows = statement.query(params![name, limit, before])?;
         let mut events = Vec::new();
-        for row in rows {
-            let (payload, received_at) = row?;
-            let mut event: Value = from_json(&payload)?;
+        while let Some(row) = rows.next()? {
+            let payload: String = row.get(3)?;
+            let received_at: i64 = row.get(4)?;
+            let mut event = if bound.allows(&payload) {
+                from_json(&payload)?
+            } else {
+                serde_json::json!({
+                    "id": row.get::<_, String>(1)?,
+                    "name": row.get::<_, String>(2)?,
+                    "data": crate::bounded::marker(&payload),
+                })
+            };
             if let Some(object) = event.as_object_mut() {
                 object.insert("received_at".into(), Value::from(received_at));
             }
-            events.push(event);
+            events.push((row.get(0)?, event));
         }
         Ok(events)
     }

@@ -4,6 +4,7 @@
 use rusqlite::{OptionalExtension, Row, params};
 
 use super::{Tx, from_json, from_json_opt, to_json};
+use crate::bounded::Bound;
 use crate::error::StoreResult;
 use crate::model::{Run, RunEvents, RunFilter, RunStatus};
 
@@ -39,11 +40,16 @@ struct RawRun {
 
 impl RawRun {
     fn into_run(self) -> StoreResult<Run> {
+        self.into_bounded_run(Bound::NONE)
+    }
+
+    /// The run, with its output and error bounded for a view.
+    fn into_bounded_run(self, bound: Bound) -> StoreResult<Run> {
         Ok(Run {
             status: RunStatus::parse(&self.status).unwrap_or(RunStatus::Failed),
             state: from_json(&self.state)?,
-            output: from_json_opt(self.output)?,
-            error: from_json_opt(self.error)?,
+            output: bound.value_opt(self.output)?,
+            error: bound.value_opt(self.error)?,
             id: self.id,
             function_id: self.function_id,
             created_at: self.created_at,
@@ -169,33 +175,64 @@ impl Tx<'_> {
             .transpose()
     }
 
-    /// Runs matching `filter`, newest first, with their events.
-    pub(crate) fn runs(&self, filter: &RunFilter) -> StoreResult<Vec<(Run, RunEvents)>> {
+    /// Runs matching `filter`, newest first, with their events; payloads bounded by
+    /// `bound`. Rows are decoded one at a time, so a large payload is never held twice.
+    pub(crate) fn runs(
+        &self,
+        filter: &RunFilter,
+        bound: Bound,
+    ) -> StoreResult<Vec<(Run, RunEvents)>> {
         let limit = filter.limit.unwrap_or(100).clamp(1, 1000);
+        let (before_at, before_id) = filter
+            .before
+            .as_ref()
+            .map(|cursor| (cursor.created_at, cursor.run_id.as_str()))
+            .unzip();
         let mut statement = self.connection.prepare_cached(&format!(
             "SELECT {RUN_COLUMNS}, events FROM runs
              WHERE (?1 IS NULL OR function_id = ?1) AND (?2 IS NULL OR status = ?2)
                AND (?3 IS NULL OR created_at >= ?3) AND (?4 IS NULL OR created_at < ?4)
                AND (?5 IS NULL OR id IN (SELECT run_id FROM run_events WHERE event_id = ?5))
+               AND (?7 IS NULL OR created_at < ?7 OR (created_at = ?7 AND id < ?8))
              ORDER BY created_at DESC, id DESC LIMIT ?6"
         ))?;
-        let rows = statement.query_map(
-            params![
-                filter.function,
-                filter.status.map(RunStatus::as_str),
-                filter.since,
-                filter.until,
-                filter.event,
-                limit
-            ],
-            |row| Ok((decode(row)?, row.get::<_, String>(10)?)),
-        )?;
+        let mut rows = statement.query(params![
+            filter.function,
+            filter.status.map(RunStatus::as_str),
+            filter.since,
+            filter.until,
+            filter.event,
+            limit,
+            before_at,
+            before_id,
+        ])?;
         let mut runs = Vec::new();
-        for row in rows {
-            let (raw, events) = row?;
-            runs.push((raw.into_run()?, from_json(&events)?));
+        while let Some(row) = rows.next()? {
+            let raw = decode(row)?;
+            let events: String = row.get(10)?;
+            runs.push((raw.into_bounded_run(bound)?, bound.events(&events)?));
         }
         Ok(runs)
+    }
+
+    /// One run's events, bounded.
+    pub(crate) fn bounded_run_events(&self, id: &str, bound: Bound) -> StoreResult<RunEvents> {
+        let text: Option<String> = self
+            .connection
+            .prepare_cached("SELECT events FROM runs WHERE id = ?1")?
+            .query_row(params![id], |row| row.get(0))
+            .optional()?;
+        text.map_or_else(|| Ok(Vec::new()), |text| bound.events(&text))
+    }
+
+    /// One run (without its events), its output and error bounded.
+    pub(crate) fn bounded_run(&self, id: &str, bound: Bound) -> StoreResult<Option<Run>> {
+        self.connection
+            .prepare_cached(&format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1"))?
+            .query_row(params![id], decode)
+            .optional()?
+            .map(|raw| raw.into_bounded_run(bound))
+            .transpose()
     }
 
     /// Active runs of `function_id` with this singleton key.

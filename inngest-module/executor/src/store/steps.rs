@@ -7,7 +7,8 @@ use rusqlite::params;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use super::{Tx, from_json_opt, to_json};
+use super::{Tx, to_json};
+use crate::bounded::Bound;
 use crate::error::StoreResult;
 use crate::model::{StepRecord, StepStatus};
 
@@ -74,7 +75,7 @@ impl Tx<'_> {
     }
 
     /// All steps of a run in order of appearance.
-    pub(crate) fn steps(&self, run_id: &str) -> StoreResult<Vec<StepRecord>> {
+    pub(crate) fn steps(&self, run_id: &str, bound: Bound) -> StoreResult<Vec<StepRecord>> {
         let mut statement = self.connection.prepare_cached(
             "SELECT hash, seq, name, op, status, memo, input, attempts, started_at, ended_at, done
              FROM steps WHERE run_id = ?1 ORDER BY seq",
@@ -98,7 +99,7 @@ impl Tx<'_> {
         for row in rows {
             let (hash, seq, name, op, status, memo, input, attempts, started_at, ended_at, done) =
                 row?;
-            let memo: Option<Value> = from_json_opt(memo)?;
+            let memo = bound.value_opt(memo)?;
             steps.push(StepRecord {
                 hash,
                 seq,
@@ -106,7 +107,7 @@ impl Tx<'_> {
                 op: opcode(op),
                 status: StepStatus::parse(&status).unwrap_or(StepStatus::Failed),
                 memo: done.then(|| memo.unwrap_or(Value::Null)),
-                input: from_json_opt(input)?,
+                input: bound.value_opt(input)?,
                 attempts,
                 started_at,
                 ended_at,
