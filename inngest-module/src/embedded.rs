@@ -184,6 +184,22 @@ impl EmbeddedExecutor {
         };
         executor.start();
         let server = self.server.as_deref();
+        if let Some(server) = server {
+            let access = executor.access();
+            let loopback = server.host == "localhost"
+                || server
+                    .host
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback());
+            if access.console_enabled && access.console_credentials.is_empty() && !loopback {
+                tracing::warn!(
+                    host = %server.host,
+                    "the executor console (runs page and APIs, with event data and step outputs) is open to anyone who reaches {}:{}; set inngest.embedded.console_token, or bind to 127.0.0.1",
+                    server.host,
+                    server.port
+                );
+            }
+        }
         let prefix = server
             .map(|s| {
                 format!(

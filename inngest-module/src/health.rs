@@ -124,28 +124,30 @@ impl InngestIndicator {
             .send()
             .await;
         let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        // Shown without the credentials a base URL may carry.
+        let shown = crate::redact::url(&url);
         match response {
             Ok(response) => {
                 let status = response.status();
                 let reachable = !need_success || status.is_success();
                 let value = json!({
-                    "url": url.as_str(),
+                    "url": shown,
                     "reachable": reachable,
                     "status": status.as_u16(),
                     "latency_ms": latency_ms,
                 });
                 let problem = (!reachable)
-                    .then(|| format!("the Inngest dev server at {url} answered {status}"));
+                    .then(|| format!("the Inngest dev server at {shown} answered {status}"));
                 (value, problem)
             }
             Err(error) => {
                 let reason = if error.is_timeout() {
                     format!("timed out after {}ms", REACH_TIMEOUT.as_millis())
                 } else {
-                    error.to_string()
+                    crate::redact::reqwest_error(error)
                 };
                 let value = json!({
-                    "url": url.as_str(),
+                    "url": shown,
                     "reachable": false,
                     "error": reason,
                     "latency_ms": latency_ms,
@@ -153,7 +155,7 @@ impl InngestIndicator {
                 (
                     value,
                     Some(format!(
-                        "the Inngest server at {url} is unreachable: {reason}"
+                        "the Inngest server at {shown} is unreachable: {reason}"
                     )),
                 )
             }

@@ -50,6 +50,7 @@ mod hooks;
 pub mod metrics;
 mod module;
 mod options;
+mod redact;
 mod registry;
 mod serve;
 mod service;
@@ -86,7 +87,7 @@ pub use options::{
     MountOption, SendOptions, TracingOptions, is_slug,
 };
 pub use registry::{DEFAULT_RETRIES, FunctionsError, Registry};
-pub use serve::router;
+pub use serve::{router, router_behind};
 pub use service::{ApiError, EventSink, InngestService, SendError, SentEvents};
 pub use step::{Invoke, Step, StepDuration, WaitFor};
 

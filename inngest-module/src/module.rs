@@ -198,8 +198,15 @@ impl InngestModule {
             .provider(registry)
             .provider(embedded)
             .routes(
-                |(registry, embedded): (Arc<Registry>, Arc<EmbeddedExecutor>)| {
-                    let serve = serve::router(registry);
+                |(registry, embedded, server): (
+                    Arc<Registry>,
+                    Arc<EmbeddedExecutor>,
+                    Option<Arc<ServerConfig>>,
+                )| {
+                    let proxies = server
+                        .map(|s| s.trusted_proxies.clone())
+                        .unwrap_or_default();
+                    let serve = serve::router_behind(registry, proxies);
                     #[cfg(feature = "embedded")]
                     if let Some(executor) = embedded.executor() {
                         return serve.merge(executor.router());

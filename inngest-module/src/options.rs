@@ -725,6 +725,12 @@ impl InngestOptions {
                     format!("cannot be turned off in {env}"),
                 ));
             }
+            if self.executor_choice(env).0 == ExecutorKind::Remote && self.serve_origin.is_none() {
+                problems.push((
+                    "serve_origin",
+                    format!("is required in {env}: set INNGEST_SERVE_ORIGIN to the public URL the Inngest server calls, e.g. https://shop.example.com (in {env} the URL registered is never taken from a request's Host header)"),
+                ));
+            }
             if self.executor == Some(ExecutorKind::Embedded) && self.embedded.database.is_none() {
                 problems.push((
                     "embedded.database",
@@ -790,16 +796,18 @@ mod tests {
                 "signing_key",
                 "event_key",
                 "dev",
-                "verify_signatures"
+                "verify_signatures",
+                "serve_origin"
             ]
         );
     }
 
     #[test]
     fn valid_production_options_pass() {
-        let options = InngestOptions::new("shop")
+        let mut options = InngestOptions::new("shop")
             .signing_key(KEY)
             .event_key("evt");
+        options.serve_origin = Url::parse("https://shop.example.com").ok();
         assert!(options.problems(Environment::Production).is_empty());
         assert!(
             InngestOptions::new("shop")
@@ -811,9 +819,10 @@ mod tests {
 
     #[test]
     fn malformed_keys_are_reported_without_their_value() {
-        let options = InngestOptions::new("shop")
+        let mut options = InngestOptions::new("shop")
             .signing_key("not-a-key-secret")
             .event_key("e");
+        options.serve_origin = Url::parse("https://shop.example.com").ok();
         let problems = options.problems(Environment::Production);
         assert_eq!(problems.len(), 1);
         assert!(!problems[0].1.contains("not-a-key-secret"));

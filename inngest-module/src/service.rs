@@ -333,7 +333,7 @@ impl InngestService {
             let response = match request.send().await {
                 Ok(response) => response,
                 Err(error) => {
-                    last = format!("connection error: {error}");
+                    last = format!("connection error: {}", crate::redact::reqwest_error(error));
                     continue;
                 }
             };
@@ -397,7 +397,8 @@ impl InngestService {
             }
             let response = request.send().await.map_err(|source| ApiError::Transport {
                 what: what.into(),
-                source,
+                // The URL may carry credentials (a base URL's user:password).
+                source: source.without_url(),
             })?;
             let status = response.status().as_u16();
             if (status == 401 || status == 403) && index + 1 < count {

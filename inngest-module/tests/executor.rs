@@ -1506,6 +1506,52 @@ async fn the_runs_api_shows_what_ran() {
     let (status, body) = get(format!("{base}/api/runs/01NOSUCHRUN")).await;
     assert_eq!(status, 404);
     assert!(body["error"].as_str().unwrap().contains("01NOSUCHRUN"));
+
+    // Pages: one run at a time, newest first, until `next` is null; each run once.
+    let mut seen = Vec::new();
+    let mut next: Option<String> = None;
+    loop {
+        let cursor = next
+            .as_deref()
+            .map(|c| format!("&before={c}"))
+            .unwrap_or_default();
+        let (status, body) = get(format!("{base}/api/runs?limit=1{cursor}")).await;
+        assert_eq!(status, 200, "{body}");
+        for run in body["data"].as_array().unwrap() {
+            seen.push(run["run_id"].as_str().unwrap().to_string());
+        }
+        match body["next"].as_str() {
+            Some(cursor) => next = Some(cursor.to_string()),
+            None => break,
+        }
+    }
+    let (_, everything) = get(format!("{base}/api/runs")).await;
+    let all: Vec<String> = everything["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|run| run["run_id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(seen, all, "the pages, in order, are the whole list");
+    assert!(all.len() >= 2);
+    let (status, body) = get(format!("{base}/api/runs?before=not-a-cursor")).await;
+    assert_eq!(status, 400);
+    assert!(
+        body["error"].as_str().unwrap().contains("`next` value"),
+        "{body}"
+    );
+    let html = http
+        .get(format!("{base}/runs?limit=1"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("id=\"older\""),
+        "the page links to older runs"
+    );
     app.shutdown().await.unwrap();
 }
 

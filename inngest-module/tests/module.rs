@@ -357,6 +357,7 @@ async fn production_options_are_checked_with_every_problem_listed() {
         "inngest.signing_key",
         "inngest.event_key",
         "inngest.dev",
+        "inngest.serve_origin: is required in production: set INNGEST_SERVE_ORIGIN",
     ] {
         assert!(
             error.contains(expected),
@@ -378,9 +379,10 @@ async fn inngest_variables_fill_what_config_leaves_unset_and_explicit_config_win
         .env_var("INNGEST_SIGNING_KEY", KEY)
         .env_var("INNGEST_EVENT_KEY", "from-env")
         .env_var("INNGEST_BASE_URL", "http://10.1.2.3:8288")
+        .env_var("INNGEST_SERVE_ORIGIN", "https://shop.example.com")
         .build()
         .await
-        .expect("keys from the environment satisfy production");
+        .expect("keys and origin from the environment satisfy production");
     let options = app.get::<InngestOptions>().expect("options");
     assert_eq!(
         options.signing_key.as_ref().map(|k| k.expose().to_string()),

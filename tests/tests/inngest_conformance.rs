@@ -13,9 +13,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use framework::{Module, Provider};
+use framework::{Environment, Module, Provider, TestingModule};
 use inngest_module::signature::{sign, signature_header};
-use inngest_module::{Hooks, InngestHook, RunInfo};
+use inngest_module::{Hooks, InngestHook, InngestModule, RunInfo};
 use serde_json::{Value, json};
 use support::*;
 
@@ -538,6 +538,18 @@ async fn forged_requests_are_rejected_before_user_code() {
             KEY.trim_start_matches("signkey-test-")
         )),
     ));
+    for extreme in [
+        "-9223372036854775808",
+        "9223372036854775807",
+        "-1",
+        "99999999999999999999",
+    ] {
+        corpus.push((
+            format!("timestamp {extreme}"),
+            body.clone(),
+            Some(format!("t={extreme}&s={}", "0".repeat(64))),
+        ));
+    }
     corpus.push((
         "signature of an empty body".into(),
         body.clone(),
@@ -611,9 +623,16 @@ async fn forged_requests_are_rejected_before_user_code() {
             request = request.header("x-inngest-signature", signature);
         }
         let reply = request.send().await.unwrap();
+        // As inngest-js answers (recording 15): a bare 401 that says nothing of the SDK.
         assert_eq!(reply.status(), 401, "{what}");
-        assert!(reply.headers().contains_key("x-inngest-sdk"), "{what}");
+        assert!(!reply.headers().contains_key("x-inngest-sdk"), "{what}");
+        assert!(
+            !reply.headers().contains_key("x-inngest-req-version"),
+            "{what}"
+        );
+        assert_eq!(reply.headers()["x-inngest-sdk-handled"], "true", "{what}");
         let text = reply.text().await.unwrap();
+        assert_eq!(text, r#"{"message":"Unauthorized"}"#, "{what}");
         for secret in [
             KEY.trim_start_matches("signkey-test-"),
             fallback.trim_start_matches("signkey-test-"),
@@ -660,20 +679,27 @@ async fn introspection_probe_in_band_sync_and_bad_input() {
     let client = reqwest::Client::new();
     let base = format!("{}/api/inngest", rust.base_url());
 
-    // Unsigned GET: the unauthenticated body.
-    let reply: Value = client
-        .get(&base)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
+    // Unsigned GET in cloud mode: refused, exactly as the recorded JS SDK refuses it.
+    let recorded_refusal = recorded_exchanges()
+        .into_iter()
+        .find(|e| e.scenario.starts_with("15") && e.status == 401)
         .unwrap();
-    assert_eq!(reply["authentication_succeeded"], Value::Null);
-    assert_eq!(reply["mode"], "cloud");
-    assert_eq!(reply["schema_version"], "2024-05-24");
-    assert_eq!(reply["has_signing_key"], true);
-    assert!(reply.get("signing_key_hash").is_none() && reply.get("app_id").is_none());
+    let reply = client.get(&base).send().await.unwrap();
+    assert_eq!(reply.status().as_u16(), recorded_refusal.status);
+    for name in [
+        "x-inngest-sdk",
+        "x-inngest-req-version",
+        "x-inngest-framework",
+    ] {
+        assert_eq!(
+            reply.headers().contains_key(name),
+            recorded_refusal.response_headers.get(name).is_some(),
+            "{name}"
+        );
+    }
+    let refusal: Value = reply.json().await.unwrap();
+    let recorded_body: Value = serde_json::from_str(&recorded_refusal.response_body).unwrap();
+    assert_eq!(refusal, recorded_body);
 
     // Signed GET: the authenticated body, as the recorded JS SDK answered.
     let recorded: Value = recorded_exchanges()
@@ -697,10 +723,9 @@ async fn introspection_probe_in_band_sync_and_bad_input() {
     );
     let reply: Value = reply.json().await.unwrap();
     assert_eq!(reply["authentication_succeeded"], true);
-    assert_eq!(
-        reply["signing_key_hash"].as_str().unwrap()[..12],
-        recorded["signing_key_hash"].as_str().unwrap()[..12]
-    );
+    // Only a prefix of the key's hash (the whole hash is an API credential).
+    assert_eq!(reply["signing_key_hash"], recorded["signing_key_hash"]);
+    assert_eq!(reply["signing_key_hash"].as_str().unwrap().len(), 12);
     assert_eq!(
         reply["event_key_hash"],
         inngest_module::signature::sha256_hex(event_key)
@@ -848,7 +873,7 @@ async fn serve_host_and_serve_port_replace_the_registered_host_and_port() {
     let server = ServerStandIn::start().await;
     let rust = rust_peer(
         &format!(
-            "dev = \"{}\"\nserve_host = \"public.example.com\"\nserve_port = 8443",
+            "dev = \"{}\"\nserve_host = \"public.example.com\"\nserve_port = 8443\n[server]\ntrusted_proxies = [\"127.0.0.1\"]",
             server.url
         ),
         Module::new("extra"),
@@ -874,4 +899,137 @@ async fn serve_host_and_serve_port_replace_the_registered_host_and_port() {
         step_url.starts_with("https://public.example.com:8443/api/inngest?fnId="),
         "{step_url}"
     );
+}
+
+/// Forwarded headers are believed only from `server.trusted_proxies`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forwarded_headers_from_an_untrusted_peer_are_ignored() {
+    let server = ServerStandIn::start().await;
+    let rust = rust_peer(&format!("dev = \"{}\"", server.url), Module::new("extra")).await;
+    let reply = reqwest::Client::new()
+        .put(format!("{}/api/inngest", rust.base_url()))
+        .header("x-forwarded-proto", "https")
+        .header("x-forwarded-host", "attacker.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 200);
+    let register = server.take().pop().expect("registered");
+    assert_eq!(
+        register.body["url"],
+        format!("{}/api/inngest", rust.base_url()),
+        "the request's own Host and plain http"
+    );
+}
+
+/// Cloud mode (production): an unsigned `PUT` with a forged `Host`, forwarded headers, a
+/// `deployId` and a server kind registers the configured origin and forwards none of them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unsigned_sync_in_cloud_mode_forwards_nothing_from_the_request() {
+    let server = ServerStandIn::start().await;
+    let root = Module::new("app")
+        .import(InngestModule::from_config())
+        .import(e2e_tests::peer::module());
+    let rust = TestingModule::new(root)
+        .environment(Environment::Production)
+        .config(format!(
+            "[server]\nport = 0\n[inngest]\napp_id = \"js-peer\"\nsigning_key = \"{KEY}\"\nevent_key = \"evt\"\nbase_url = \"{}\"\nserve_origin = \"https://shop.example.com\"",
+            server.url
+        ))
+        .build()
+        .await
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    let client = reqwest::Client::new();
+    let forged = |request: reqwest::RequestBuilder| {
+        request
+            .header("host", "attacker.example")
+            .header("x-forwarded-proto", "https")
+            .header("x-forwarded-host", "attacker.example")
+            .header("x-inngest-server-kind", "dev")
+    };
+    let reply = forged(client.put(format!(
+        "{}/api/inngest?deployId=attacker-deploy",
+        rust.base_url()
+    )))
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(reply.status(), 200);
+    let register = server.take().pop().expect("registered");
+    assert_eq!(register.body["url"], "https://shop.example.com/api/inngest");
+    assert_eq!(register.query, None, "no deployId");
+    assert!(
+        !register
+            .headers
+            .contains_key("x-inngest-expected-server-kind")
+    );
+    assert!(
+        register.headers["authorization"]
+            .to_str()
+            .unwrap()
+            .starts_with("Bearer signkey-test-"),
+        "the app authenticates its own sync"
+    );
+
+    // A signed PUT (as Inngest Cloud sends) does pass its deployId on.
+    let reply = client
+        .put(format!("{}/api/inngest?deployId=d-123", rust.base_url()))
+        .header(
+            "x-inngest-signature",
+            signature_header(KEY, b"", now_secs()),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 200);
+    let register = server.take().pop().expect("registered");
+    assert_eq!(register.query.as_deref(), Some("deployId=d-123"));
+    rust.shutdown().await.unwrap();
+}
+
+/// `use_api` loads a run's data from the API with the app's key: a run id that is not a run
+/// id (a path, a query) never becomes part of that URL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_use_api_run_id_cannot_steer_the_api_request() {
+    let server = ServerStandIn::start().await;
+    let rust = rust_peer(
+        &format!("signing_key = \"{KEY}\"\nbase_url = \"{}\"", server.url),
+        Module::new("extra"),
+    )
+    .await;
+    let exchange = recorded_exchanges()
+        .into_iter()
+        .find(|e| e.scenario.starts_with("01") && e.method == "POST")
+        .unwrap();
+    let client = reqwest::Client::new();
+    for run_id in ["../../fn/register", "x?deployId=1", "a/b", "", "%2e%2e"] {
+        let mut body: Value = serde_json::from_str(&exchange.body).unwrap();
+        body["ctx"]["use_api"] = json!(true);
+        body["ctx"]["run_id"] = json!(run_id);
+        let body = body.to_string();
+        let reply = client
+            .post(format!("{}{}", rust.base_url(), exchange.url))
+            .header(
+                "x-inngest-signature",
+                signature_header(KEY, body.as_bytes(), now_secs()),
+            )
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(reply.status(), 500, "{run_id}");
+        let reply: Value = reply.json().await.unwrap();
+        assert!(
+            reply["message"]
+                .as_str()
+                .unwrap()
+                .contains("is not a run id"),
+            "{run_id}: {reply}"
+        );
+    }
+    assert!(server.take().is_empty(), "no request reached the API");
+    rust.shutdown().await.unwrap();
 }

@@ -879,9 +879,10 @@ async fn production_takes_its_keys_from_the_inngest_variables_and_verifies_signa
         .config("[server]\ndrain_delay = \"0s\"") // production drains 5 s on shutdown
         .env_var("INNGEST_SIGNING_KEY", SIGNING_KEY)
         .env_var("INNGEST_EVENT_KEY", "test-event-key")
+        .env_var("INNGEST_SERVE_ORIGIN", "https://shop.example.com")
         .build()
         .await
-        .expect("the keys come from INNGEST_*");
+        .expect("the keys and the public origin come from INNGEST_*");
     let options = shop.get::<InngestOptions>().unwrap();
     assert!(!options.is_dev());
     assert_eq!(options.app_id, "shop");

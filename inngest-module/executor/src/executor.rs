@@ -16,7 +16,7 @@ use crate::error::{ExecutorError, StoreError};
 use crate::events::normalize;
 use crate::functions::{Catalog, FunctionDef};
 use crate::model::{AppInfo, RunFilter, RunView};
-use crate::options::{Options, Settings};
+use crate::options::{Access, Options, Settings};
 use crate::store::Store;
 use crate::transport::Transport;
 
@@ -146,6 +146,11 @@ impl Executor {
     /// The options it runs with.
     pub fn options(&self) -> &Options {
         &self.inner.settings.options
+    }
+
+    /// Who may reach its routes.
+    pub fn access(&self) -> &Access {
+        &self.inner.settings.access
     }
 
     /// Now, by the executor's clock (ms since the Unix epoch).

@@ -1,36 +1,60 @@
 //! The serve handler on `serve_path`: GET introspection, PUT sync (out-of-band and in-band),
-//! POST execution and the trust probe; 405 for anything else (PROTOCOL.md §1–§3, §5).
+//! POST execution and the trust probe; 405 for anything else.
+//!
+//! - [`auth`]: signatures, the bare `401`, introspection;
+//! - [`sync`]: registering the app, and the URL it registers.
 
+mod auth;
+mod sync;
+
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use tracing::Instrument;
-use url::Url;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{OriginalUri, Request, State};
+use axum::extract::{ConnectInfo, OriginalUri, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::Response;
+use framework::config::TrustedProxy;
 use serde_json::{Value, json};
 
 use crate::engine::{Execution, SharedState, drive};
 use crate::error::Error;
 use crate::function::RawInput;
 use crate::hooks::{RunInfo, RunStatus, StepInfo};
-use crate::protocol::introspection::{Authenticated, InBandSync, Introspection};
-use crate::protocol::{self, Capabilities, ExecutionRequest, headers};
+use crate::protocol::{self, ExecutionRequest, headers};
 use crate::registry::Registry;
-use crate::signature::{self, SignatureError, key_hash_without_prefix, sha256_hex};
+use crate::signature;
 use crate::step::Step;
+use auth::{authenticate, introspect, unauthorized};
 
-/// The router serving `serve_path`.
+/// The router serving `serve_path`. Forwarded headers are never believed; see
+/// [`router_behind`].
 pub fn router(registry: Arc<Registry>) -> Router {
+    router_behind(registry, Vec::new())
+}
+
+/// The router serving `serve_path`, believing `X-Forwarded-Proto` / `X-Forwarded-Host`
+/// from peers in `trusted_proxies` (`server.trusted_proxies`) when it derives the URL it
+/// registers.
+pub fn router_behind(registry: Arc<Registry>, trusted_proxies: Vec<TrustedProxy>) -> Router {
     let path = registry.options.serve_path.clone();
     Router::new()
         .route(&path, axum::routing::any(handle))
         .layer(axum::extract::DefaultBodyLimit::disable())
-        .with_state(registry)
+        .with_state(Arc::new(ServeState {
+            registry,
+            trusted_proxies,
+        }))
+}
+
+/// What the serve handler works with.
+pub(crate) struct ServeState {
+    registry: Arc<Registry>,
+    trusted_proxies: Vec<TrustedProxy>,
 }
 
 /// A response under construction: status, JSON body and extra headers.
@@ -38,6 +62,8 @@ struct Reply {
     status: StatusCode,
     body: Vec<u8>,
     headers: Vec<(&'static str, String)>,
+    /// Only `content-type` and `x-inngest-sdk-handled`: a refusal says nothing about the SDK.
+    bare: bool,
 }
 
 impl Reply {
@@ -50,6 +76,7 @@ impl Reply {
             status,
             body: serde_json::to_vec(value).unwrap_or_default(),
             headers: Vec::new(),
+            bare: false,
         }
     }
 
@@ -65,8 +92,19 @@ impl Reply {
         self.headers.push((name, value.into()));
         self
     }
+
+    /// `401 {"message":"Unauthorized"}` with no SDK headers, as inngest-js answers.
+    fn bare_unauthorized() -> Self {
+        Self {
+            status: StatusCode::UNAUTHORIZED,
+            body: br#"{"message":"Unauthorized"}"#.to_vec(),
+            headers: Vec::new(),
+            bare: true,
+        }
+    }
 }
 
+/// Seconds since the Unix epoch, for signatures.
 fn now_secs() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -75,11 +113,16 @@ fn now_secs() -> i64 {
 }
 
 async fn handle(
-    State(registry): State<Arc<Registry>>,
+    State(serve): State<Arc<ServeState>>,
     OriginalUri(uri): OriginalUri,
     request: Request,
 ) -> Response {
+    let registry = &serve.registry;
     let (parts, body) = request.into_parts();
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(peer)| *peer);
     let trace: Vec<(&'static str, String)> = ["traceparent", "tracestate"]
         .into_iter()
         .filter_map(|name| {
@@ -99,14 +142,23 @@ async fn handle(
                 format!("the request body is larger than inngest.body_limit ({limit} bytes)"),
                 false,
             );
-            return finish(&registry, reply, None, &trace);
+            return finish(registry, reply, None, &trace);
         }
     };
     let query = Query::parse(uri.query().unwrap_or_default());
     let (reply, key) = match parts.method {
-        Method::GET => introspect(&registry, &parts.headers, &body),
-        Method::PUT => sync(&registry, &parts.headers, &uri, &query, &body).await,
-        Method::POST => execute(&registry, &parts.headers, &query, &body).await,
+        Method::GET => introspect(registry, &parts.headers, &body),
+        Method::PUT => {
+            let request = sync::SyncRequest {
+                headers: &parts.headers,
+                uri: &uri,
+                peer,
+                deploy_id: query.deploy_id.as_deref(),
+                body: &body,
+            };
+            sync::sync(&serve, request).await
+        }
+        Method::POST => execute(registry, &parts.headers, &query, &body).await,
         _ => (
             Reply::json(
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -115,7 +167,7 @@ async fn handle(
             None,
         ),
     };
-    finish(&registry, reply, key, &trace)
+    finish(registry, reply, key, &trace)
 }
 
 /// Adds the headers every response carries, and signs it with the key that verified the
@@ -129,13 +181,16 @@ fn finish(
     let mut builder = Response::builder()
         .status(reply.status)
         .header("content-type", "application/json")
-        .header("user-agent", protocol::SDK)
-        .header(headers::SDK, protocol::SDK)
-        .header(headers::REQ_VERSION, protocol::REQ_VERSION)
-        .header(headers::FRAMEWORK, protocol::FRAMEWORK)
         .header(headers::SDK_HANDLED, "true");
-    if let Some(env) = &registry.options.environment {
-        builder = builder.header(headers::ENV, env.as_str());
+    if !reply.bare {
+        builder = builder
+            .header("user-agent", protocol::SDK)
+            .header(headers::SDK, protocol::SDK)
+            .header(headers::REQ_VERSION, protocol::REQ_VERSION)
+            .header(headers::FRAMEWORK, protocol::FRAMEWORK);
+        if let Some(env) = &registry.options.environment {
+            builder = builder.header(headers::ENV, env.as_str());
+        }
     }
     for (name, value) in trace.iter().chain(reply.headers.iter()) {
         if let Ok(value) = HeaderValue::from_str(value) {
@@ -178,291 +233,6 @@ impl Query {
     }
 }
 
-/// Verification outcome: `Ok(Some(key))` verified with `key`, `Ok(None)` not required.
-fn authenticate(
-    registry: &Registry,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<Option<String>, SignatureError> {
-    let options = &registry.options;
-    let header = headers
-        .get(headers::SIGNATURE)
-        .and_then(|v| v.to_str().ok());
-    let embedded_unsigned = registry.executor_kind() == crate::options::ExecutorKind::Embedded
-        && options.signing_key.is_none();
-    if options.is_dev() || !options.verify_signatures || embedded_unsigned {
-        return Ok(None);
-    }
-    let keys = options.signing_keys();
-    let index = signature::verify(header, body, &keys, now_secs())?;
-    Ok(keys.get(index).map(|key| key.to_string()))
-}
-
-fn unauthorized(error: &SignatureError) -> Reply {
-    Reply::error(
-        StatusCode::UNAUTHORIZED,
-        format!("Unauthorized: {error}"),
-        false,
-    )
-}
-
-fn introspect(
-    registry: &Registry,
-    request_headers: &HeaderMap,
-    body: &[u8],
-) -> (Reply, Option<String>) {
-    let options = &registry.options;
-    let signed = request_headers.contains_key(headers::SIGNATURE);
-    let mut value = Introspection {
-        has_event_key: options.event_key.is_some(),
-        has_signing_key: options.signing_key.is_some(),
-        has_signing_key_fallback: Some(options.signing_key_fallback.is_some()),
-        function_count: registry.function_count(),
-        mode: if options.is_dev() { "dev" } else { "cloud" }.into(),
-        schema_version: protocol::SCHEMA_VERSION.into(),
-        capabilities: Some(Capabilities {
-            trust_probe: Some("v1".into()),
-            connect: Some("v1".into()),
-            in_band_sync: Some("v1".into()),
-        }),
-        ..Introspection::default()
-    };
-    if options.is_dev() || !signed {
-        return (Reply::typed(StatusCode::OK, &value), None);
-    }
-    let key = match authenticate(registry, request_headers, body) {
-        Ok(key) => key,
-        Err(error) => return (unauthorized(&error), None),
-    };
-    let hash =
-        |key: &Option<framework::Secret>| key.as_ref().map(|k| key_hash_without_prefix(k.expose()));
-    value.authentication_succeeded = Some(true);
-    value.authenticated = Some(Authenticated {
-        api_origin: Some(options.api_origin().to_string()),
-        app_id: options.app_id.clone(),
-        env: options.environment.clone(),
-        event_api_origin: Some(options.event_api_origin().to_string()),
-        event_key_hash: options.event_key.as_ref().map(|k| sha256_hex(k.expose())),
-        framework: Some(protocol::FRAMEWORK.into()),
-        sdk_language: Some(protocol::SDK_LANGUAGE.into()),
-        sdk_version: Some(protocol::SDK_VERSION.into()),
-        serve_origin: options
-            .serve_origin
-            .as_ref()
-            .map(|u| u.as_str().trim_end_matches('/').to_string()),
-        serve_path: Some(options.serve_path.clone()),
-        signing_key_fallback_hash: hash(&options.signing_key_fallback),
-        signing_key_hash: hash(&options.signing_key),
-    });
-    (Reply::typed(StatusCode::OK, &value), key)
-}
-
-/// The URL to register: `serve_origin` (or the request's `Host`) plus the served path.
-fn app_url(registry: &Registry, request_headers: &HeaderMap, uri: &axum::http::Uri) -> String {
-    let path = uri.path();
-    if let Some(origin) = &registry.options.serve_origin {
-        return format!("{}{path}", origin.as_str().trim_end_matches('/'));
-    }
-    let host = request_headers
-        .get("host")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("localhost");
-    let scheme = request_headers
-        .get("x-forwarded-proto")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("http");
-    let options = &registry.options;
-    if options.serve_host.is_none() && options.serve_port.is_none() {
-        return format!("{scheme}://{host}{path}");
-    }
-    // Replace the host and/or port of the request's URL.
-    match Url::parse(&format!("{scheme}://{host}{path}")) {
-        Ok(mut url) => {
-            if let Some(serve_host) = &options.serve_host {
-                let _ = url.set_host(Some(serve_host));
-            }
-            if let Some(port) = options.serve_port {
-                let _ = url.set_port(Some(port));
-            }
-            url.to_string()
-        }
-        Err(_) => format!("{scheme}://{host}{path}"),
-    }
-}
-
-async fn sync(
-    registry: &Registry,
-    request_headers: &HeaderMap,
-    uri: &axum::http::Uri,
-    query: &Query,
-    body: &Bytes,
-) -> (Reply, Option<String>) {
-    let options = &registry.options;
-    let in_band = request_headers
-        .get(headers::SYNC_KIND)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|kind| kind == "in_band" || kind == "in-band")
-        && options.allow_in_band_sync;
-    let signed = request_headers.contains_key(headers::SIGNATURE);
-    let key = if in_band || signed {
-        match authenticate(registry, request_headers, body) {
-            Ok(key) => key,
-            Err(error) => return (unauthorized(&error), None),
-        }
-    } else {
-        None
-    };
-    if in_band {
-        let reply = in_band_sync(registry, request_headers, uri, body);
-        let error = (reply.status != StatusCode::OK)
-            .then(|| format!("the in-band sync request was refused ({})", reply.status));
-        registry.record_sync(crate::hooks::SyncKind::InBand, error);
-        return (reply, key);
-    }
-    let url = app_url(registry, request_headers, uri);
-    let server_kind = request_headers
-        .get(headers::SERVER_KIND)
-        .and_then(|v| v.to_str().ok())
-        .map(String::from);
-    let reply = match register(
-        registry,
-        &url,
-        query.deploy_id.as_deref(),
-        server_kind.as_deref(),
-    )
-    .await
-    {
-        Ok(modified) => {
-            registry.record_sync(crate::hooks::SyncKind::OutOfBand, None);
-            Reply::json(
-                StatusCode::OK,
-                &json!({ "message": "Successfully synced.", "modified": modified }),
-            )
-        }
-        Err((status, message)) => {
-            registry.record_sync(crate::hooks::SyncKind::OutOfBand, Some(message.clone()));
-            Reply::json(status, &json!({ "message": message, "modified": false }))
-        }
-    };
-    let mut reply = reply.header(headers::SYNC_KIND, "out_of_band");
-    if let Some(kind) = server_kind {
-        reply = reply.header(headers::EXPECTED_SERVER_KIND, kind);
-    }
-    (reply, key)
-}
-
-fn in_band_sync(
-    registry: &Registry,
-    request_headers: &HeaderMap,
-    uri: &axum::http::Uri,
-    body: &[u8],
-) -> Reply {
-    #[derive(serde::Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct InBandRequest {
-        url: String,
-    }
-    let Ok(InBandRequest { url }) = serde_json::from_slice(body) else {
-        return Reply::json(
-            StatusCode::BAD_REQUEST,
-            &json!({ "code": "invalid_request", "message": "an in-band sync body must be exactly {\"url\": \"<app url>\"}" }),
-        );
-    };
-    let options = &registry.options;
-    let url = match &options.serve_origin {
-        Some(_) => app_url(registry, request_headers, uri),
-        None => url,
-    };
-    let (introspection, _) = introspect(registry, request_headers, body);
-    let inspection: Introspection = serde_json::from_slice(&introspection.body).unwrap_or_default();
-    let value = InBandSync {
-        app_id: options.app_id.clone(),
-        app_version: options.app_version.clone(),
-        capabilities: Some(Capabilities {
-            trust_probe: Some("v1".into()),
-            connect: Some("v1".into()),
-            in_band_sync: None,
-        }),
-        env: options.environment.clone(),
-        feature_observations: None,
-        framework: protocol::FRAMEWORK.into(),
-        functions: registry.function_configs(&url),
-        inspection,
-        platform: None,
-        sdk_author: "inngest".into(),
-        sdk_language: protocol::SDK_LANGUAGE.into(),
-        sdk_version: protocol::SDK_VERSION.into(),
-        sdk: protocol::SDK.into(),
-        url,
-    };
-    Reply::typed(StatusCode::OK, &value).header(headers::SYNC_KIND, "in_band")
-}
-
-/// `POST {api}/fn/register`. Returns `modified`, or the status and message to answer with.
-async fn register(
-    registry: &Registry,
-    url: &str,
-    deploy_id: Option<&str>,
-    server_kind: Option<&str>,
-) -> Result<bool, (StatusCode, String)> {
-    let options = &registry.options;
-    let mut target = options.api_origin().join("fn/register").map_err(|e| {
-        (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("the register URL cannot be built: {e}"),
-        )
-    })?;
-    if let Some(deploy_id) = deploy_id {
-        target.query_pairs_mut().append_pair("deployId", deploy_id);
-    }
-    let payload = registry.register_payload(url);
-    let result = registry
-        .service
-        .api_request("registering the app", |client| {
-            let mut request = client
-                .post(target.clone())
-                .header(headers::SYNC_KIND, "out_of_band")
-                .header(headers::FRAMEWORK, protocol::FRAMEWORK)
-                .json(&payload);
-            if let Some(kind) = server_kind {
-                request = request.header(headers::EXPECTED_SERVER_KIND, kind);
-            }
-            request
-        })
-        .await;
-    match result {
-        Ok(response) => {
-            let body: Value = response.json().await.unwrap_or(Value::Null);
-            tracing::info!(
-                url,
-                functions = registry.function_count(),
-                "synced with Inngest"
-            );
-            Ok(body
-                .get("modified")
-                .and_then(Value::as_bool)
-                .unwrap_or(false))
-        }
-        Err(crate::service::ApiError::Status { status, body, .. })
-            if (400..500).contains(&status) =>
-        {
-            let message = serde_json::from_str::<Value>(&body)
-                .ok()
-                .and_then(|v| v.get("error").and_then(Value::as_str).map(String::from))
-                .unwrap_or(body);
-            tracing::warn!(url, status, %message, "Inngest rejected the sync");
-            Err((
-                StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
-                message,
-            ))
-        }
-        Err(error) => {
-            tracing::warn!(url, %error, "sync with Inngest failed");
-            Err((StatusCode::INTERNAL_SERVER_ERROR, error.to_string()))
-        }
-    }
-}
-
 async fn execute(
     registry: &Registry,
     request_headers: &HeaderMap,
@@ -479,6 +249,7 @@ async fn execute(
                 status: StatusCode::OK,
                 body: Vec::new(),
                 headers: Vec::new(),
+                bare: false,
             }
         } else {
             Reply::error(
@@ -549,11 +320,33 @@ async fn execute(
 /// Fetches events and memoized steps when the payload was too large to send inline.
 async fn hydrate(registry: &Registry, request: &mut ExecutionRequest) -> Result<(), String> {
     let run_id = request.ctx.run_id.clone();
+    if run_id.is_empty()
+        || run_id.len() > 128
+        || !run_id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(format!(
+            "the run id `{}` is not a run id (letters, digits, `-` and `_`); its data cannot be loaded",
+            run_id.escape_debug()
+        ));
+    }
     let base = registry.options.api_origin();
-    let fetch = |path: String| {
-        let url = base.join(&path);
+    let fetch = |last: &'static str| {
+        let mut url = base.clone();
+        let built = url
+            .path_segments_mut()
+            .map(|mut segments| {
+                segments
+                    .pop_if_empty()
+                    .extend(["v0", "runs", run_id.as_str(), last]);
+            })
+            .map_err(|()| {
+                "the API URL cannot be built: inngest.api_base_url must be an http(s) URL"
+                    .to_string()
+            });
         async move {
-            let url = url.map_err(|e| format!("the API URL cannot be built: {e}"))?;
+            built?;
             let response = registry
                 .service
                 .api_request("loading run data (use_api)", |client| {
@@ -564,11 +357,11 @@ async fn hydrate(registry: &Registry, request: &mut ExecutionRequest) -> Result<
             response
                 .json::<Value>()
                 .await
-                .map_err(|e| format!("loading run data (use_api): {e}"))
+                .map_err(|e| format!("loading run data (use_api): {}", e.without_url()))
         }
     };
-    let events = fetch(format!("v0/runs/{run_id}/batch")).await?;
-    let steps = fetch(format!("v0/runs/{run_id}/actions")).await?;
+    let events = fetch("batch").await?;
+    let steps = fetch("actions").await?;
     request.events =
         serde_json::from_value(events).map_err(|e| format!("run events from the API: {e}"))?;
     request.event = request.events.first().cloned().unwrap_or_default();
