@@ -474,7 +474,12 @@ impl Prepared {
 
     async fn listen(&self) -> Result<(Router, TcpListener, SocketAddr), Error> {
         let router = self.router().await?;
-        let addr = format!("{}:{}", self.server.host, self.server.port);
+        let port = u16::try_from(self.server.port).unwrap_or_default();
+        // An IPv6 address is bracketed (`[::]:3000`); `localhost` is resolved.
+        let addr = match self.server.host.parse::<std::net::IpAddr>() {
+            Ok(ip) => SocketAddr::new(ip, port).to_string(),
+            Err(_) => format!("{}:{port}", self.server.host),
+        };
         let listener = TcpListener::bind(&addr)
             .await
             .map_err(|source| Error::Bind {

@@ -263,7 +263,11 @@ impl Activity {
                 .idle_since
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner);
-            let deadline = since + limit;
+            // A limit too large for the clock (`"18446744073709551615s"`) never expires.
+            let Some(deadline) = since.checked_add(limit) else {
+                self.changed.notified().await;
+                continue;
+            };
             if Instant::now() >= deadline {
                 return;
             }

@@ -445,12 +445,24 @@ fn backoff(initial: Duration, max: Duration, attempt: u32) -> Duration {
     let base = initial.saturating_mul(1u32 << attempt.min(16)).min(max);
     let mut byte = [0u8; 1];
     let _ = getrandom::fill(&mut byte);
-    base / 2 + base / 2 * u32::from(byte[0]) / 255
+    // Divided before multiplied: `base / 2 * 255` may not fit in a `Duration`.
+    base / 2 + (base / 2 / 255).saturating_mul(u32::from(byte[0]))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn backoff_of_the_largest_durations_does_not_overflow() {
+        let huge = Duration::MAX;
+        for attempt in [0, 1, 16, u32::MAX] {
+            let delay = backoff(huge, huge, attempt);
+            assert!(delay >= huge / 2 - Duration::from_secs(1), "{delay:?}");
+        }
+        let delay = backoff(Duration::from_millis(100), Duration::from_secs(5), 3);
+        assert!(delay >= Duration::from_millis(400) && delay <= Duration::from_millis(800));
+    }
 
     #[test]
     fn seed_has_the_server_format() {

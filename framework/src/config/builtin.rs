@@ -89,11 +89,7 @@ impl ConfigSection for ServerConfig {
                 "must start with `/` and not end with one, e.g. `/api`",
             );
         }
-        if format!("{}:0", self.host)
-            .parse::<std::net::SocketAddr>()
-            .is_err()
-            && self.host != "localhost"
-        {
+        if self.host.parse::<std::net::IpAddr>().is_err() && self.host != "localhost" {
             problems.add(
                 "host",
                 "must be an IP address (e.g. 127.0.0.1, 0.0.0.0, ::) or localhost",

@@ -23,7 +23,7 @@
 //! fields are parsed and checked here, then handed to `croner`, as plain lists of values, to
 //! find fire times in the schedule's time zone.
 
-use chrono::DateTime;
+use chrono::{DateTime, Offset as _};
 use chrono_tz::Tz;
 use croner::Cron;
 use croner::parser::{CronParser, Seconds, Year};
@@ -254,7 +254,9 @@ impl CronSchedule {
     }
 
     /// The first fire time strictly after `after_ms` (Unix epoch milliseconds), in epoch
-    /// milliseconds; `None` if the schedule never fires again (or not before year 5000).
+    /// milliseconds; `None` if the schedule never fires again (or not before year 5000), or
+    /// if `after_ms` is within a day of the ends of the dates `chrono` represents (about
+    /// ±262,000 years), where its wall-clock time in the schedule's zone has no value.
     pub(crate) fn next_after(&self, after_ms: i64) -> Option<i64> {
         // Fire times are whole seconds, so "after `after_ms`" is "after its whole second".
         let after_s = after_ms.div_euclid(1000);
@@ -265,6 +267,9 @@ impl CronSchedule {
                     return None;
                 }
                 let start = DateTime::from_timestamp(after_s, 0)?.with_timezone(tz);
+                // `croner` reads the start's wall-clock time, which panics when the zone's
+                // offset pushes it past the ends of `chrono`'s range: check it first.
+                start.naive_utc().checked_add_offset(start.offset().fix())?;
                 cron.find_next_occurrence(&start, false)
                     .ok()
                     .map(|next| next.timestamp_millis())
@@ -922,5 +927,399 @@ mod tests {
         assert_eq!(every.next_after(-1_500), Some(-1_000));
         let _ = every.next_after(i64::MIN);
         assert_eq!(every.next_after(i64::MAX - 10), None);
+    }
+
+    #[test]
+    fn instants_at_the_ends_of_chrono_s_range_do_not_panic_in_any_zone() {
+        // The last second chrono represents: its wall-clock time in a zone east of UTC
+        // (Casey is UTC+8 in its last rule) is past the range, and croner used to panic.
+        let max = DateTime::<chrono::Utc>::MAX_UTC.timestamp_millis();
+        let min = DateTime::<chrono::Utc>::MIN_UTC.timestamp_millis();
+        assert_eq!(max, 8_210_266_876_799_999);
+        let casey = CronSchedule::parse("TZ=Antarctica/Casey @yearly").unwrap();
+        assert_eq!(casey.next_after(max), None);
+        for spec in [
+            "TZ=Antarctica/Casey @yearly",
+            "TZ=Pacific/Kiritimati * * * * *",
+            "TZ=Pacific/Pago_Pago * * * * *",
+            "TZ=America/Los_Angeles 0 12 * * *",
+            "@every 1s",
+            "* * * * *",
+        ] {
+            let schedule = CronSchedule::parse(spec).unwrap();
+            for after in [max, max - 1_000, min, min + 1_000, i64::MIN, i64::MAX] {
+                if let Some(next) = schedule.next_after(after) {
+                    assert!(next > after, "{spec} after {after}: {next}");
+                }
+            }
+        }
+    }
+}
+
+/// Property tests: any schedule text, any field combination, any time zone prefix and any
+/// instant (the ends of the `i64` and `chrono` ranges included) parse to a schedule or a
+/// [`CronError`] and compute fire times without panicking; fire times match their fields.
+#[cfg(test)]
+mod properties {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use chrono::{Datelike as _, Timelike as _, Utc};
+    use proptest::prelude::*;
+    use proptest::test_runner::RngAlgorithm;
+
+    /// `cases` cases, no failure persistence (nothing written under the repo), and the
+    /// XorShift generator (ChaCha, the default, is slow in an unoptimized test build).
+    fn config(cases: u32) -> ProptestConfig {
+        ProptestConfig {
+            cases,
+            failure_persistence: None,
+            rng_algorithm: RngAlgorithm::XorShift,
+            ..ProptestConfig::default()
+        }
+    }
+
+    /// Numbers as a field may spell them: in range, out of range, overflowing, odd.
+    fn number() -> BoxedStrategy<String> {
+        prop_oneof![
+            6 => (0..64u32).prop_map(|n| n.to_string()),
+            1 => any::<u32>().prop_map(|n| n.to_string()),
+            1 => any::<u64>().prop_map(|n| n.to_string()),
+            1 => prop::sample::select(vec![
+                "", "-1", "00", "007", "1e2", "٣", "+1", "4294967295", "4294967296",
+                "18446744073709551616", " 1", "0x1",
+            ])
+            .prop_map(str::to_owned),
+        ]
+        .boxed()
+    }
+
+    /// One value: a star, a number or a name.
+    fn atom() -> BoxedStrategy<String> {
+        prop_oneof![
+            3 => number(),
+            2 => prop::sample::select(vec!["*", "?"]).prop_map(str::to_owned),
+            2 => prop::sample::select(vec![
+                "jan", "FEB", "Mar", "dec", "sun", "MON", "sat", "Thu", "monday", "janu", "L",
+                "W", "15W", "1#2", "é",
+            ])
+            .prop_map(str::to_owned),
+        ]
+        .boxed()
+    }
+
+    /// One list item: `a`, `a-b`, `a/n`, `a-b/n`, and malformed variants.
+    fn item() -> BoxedStrategy<String> {
+        prop_oneof![
+            8 => (
+                atom(),
+                prop::option::weighted(0.3, atom()),
+                prop::option::weighted(0.3, number()),
+            )
+                .prop_map(|(a, b, step)| {
+                    let mut item = a;
+                    if let Some(b) = b {
+                        item = format!("{item}-{b}");
+                    }
+                    if let Some(step) = step {
+                        item = format!("{item}/{step}");
+                    }
+                    item
+                }),
+            1 => prop::sample::select(vec![
+                "", "-", "/", "*/", "/5", "5-", "-5", "1-2-3", "1/2/3", "*-5", "*/0", "0/0",
+            ])
+            .prop_map(str::to_owned),
+        ]
+        .boxed()
+    }
+
+    /// One field: a comma-separated list of items.
+    fn field() -> BoxedStrategy<String> {
+        prop::collection::vec(item(), 1..4)
+            .prop_map(|items| items.join(","))
+            .boxed()
+    }
+
+    /// A field that parses for `spec`: stars, values, ranges, steps and names in bounds.
+    fn valid_field(spec: &'static FieldSpec) -> BoxedStrategy<String> {
+        let value = spec.min..=spec.max;
+        let start = prop_oneof![
+            Just("*".to_owned()),
+            value.clone().prop_map(|v| v.to_string()),
+        ];
+        let mut items = vec![
+            (1, Just("*".to_owned()).boxed()),
+            (3, value.clone().prop_map(|v| v.to_string()).boxed()),
+            (
+                2,
+                (value.clone(), value.clone())
+                    .prop_map(|(a, b)| format!("{}-{}", a.min(b), a.max(b)))
+                    .boxed(),
+            ),
+            (
+                2,
+                (start, 1..=spec.max + 1)
+                    .prop_map(|(a, step)| format!("{a}/{step}"))
+                    .boxed(),
+            ),
+        ];
+        if !spec.names.is_empty() {
+            items.push((
+                1,
+                prop::sample::select(spec.names.to_vec())
+                    .prop_map(str::to_uppercase)
+                    .boxed(),
+            ));
+        }
+        prop::collection::vec(prop::strategy::Union::new_weighted(items), 1..3)
+            .prop_map(|items| items.join(","))
+            .boxed()
+    }
+
+    /// A time zone prefix: a known zone, an unknown one, odd spellings.
+    fn tz_prefix() -> BoxedStrategy<String> {
+        let zone = prop_oneof![
+            4 => prop::sample::select(chrono_tz::TZ_VARIANTS.to_vec()).prop_map(|tz| tz.name().to_owned()),
+            1 => prop::sample::select(vec![
+                "", "Mars/Olympus", "europe/paris", "UTC+1", "Etc/GMT+14", "Etc/GMT-14", "é",
+            ])
+            .prop_map(str::to_owned),
+        ];
+        (
+            prop::sample::select(vec!["TZ=", "CRON_TZ=", "tz=", "TZ= "]),
+            zone,
+            prop::sample::select(vec![" ", "  ", "\t", ""]),
+        )
+            .prop_map(|(key, zone, space)| format!("{key}{zone}{space}"))
+            .boxed()
+    }
+
+    /// A Go duration for `@every`, valid or not.
+    fn go_duration() -> BoxedStrategy<String> {
+        let unit = prop::sample::select(vec!["ns", "us", "µs", "μs", "ms", "s", "m", "h", "d", ""]);
+        let part = (
+            prop_oneof![
+                3 => (0..10_000u64).prop_map(|n| n.to_string()),
+                1 => any::<u64>().prop_map(|n| n.to_string()),
+                1 => any::<u128>().prop_map(|n| n.to_string()),
+                1 => "[0-9]{0,4}\\.[0-9]{0,25}",
+            ],
+            unit,
+        )
+            .prop_map(|(n, u)| format!("{n}{u}"));
+        prop_oneof![
+            6 => (
+                prop::sample::select(vec!["", "-", "+"]),
+                prop::collection::vec(part, 1..4),
+            )
+                .prop_map(|(sign, parts)| format!("{sign}{}", parts.concat())),
+            1 => "\\PC{0,12}",
+            1 => prop::sample::select(vec![
+                "0", "-0", "", ".", "-", "9223372036854775807ns", "9223372036854775808ns",
+                "-9223372036854775808ns", "-9223372036854775809ns", "2562047h47m16.854775807s",
+                "2562047h47m16.854775808s", "18446744073709551615s", "1.5h", ".5s",
+            ])
+            .prop_map(str::to_owned),
+        ]
+        .boxed()
+    }
+
+    /// What a cron trigger may say: fields (five, six, or a wrong count), descriptors,
+    /// `@every`, each maybe after a time zone, or any text.
+    fn spec() -> BoxedStrategy<String> {
+        let separator = prop::sample::select(vec![" ", "  ", "\t", " \n "]);
+        let fields = (
+            prop::option::weighted(0.3, tz_prefix()),
+            prop::collection::vec(field(), 3..8),
+            separator,
+        )
+            .prop_map(|(tz, fields, separator)| {
+                format!("{}{}", tz.unwrap_or_default(), fields.join(separator))
+            });
+        let descriptor = (
+            prop::option::weighted(0.3, tz_prefix()),
+            prop::sample::select(vec![
+                "@yearly",
+                "@annually",
+                "@monthly",
+                "@weekly",
+                "@daily",
+                "@midnight",
+                "@hourly",
+                "@Daily",
+                "@reboot",
+                "@",
+                "@daily2",
+            ]),
+        )
+            .prop_map(|(tz, descriptor)| format!("{}{descriptor}", tz.unwrap_or_default()));
+        let every = (
+            prop::option::weighted(0.3, tz_prefix()),
+            prop::sample::select(vec!["@every ", "@every", "@every  ", "@every\t"]),
+            go_duration(),
+        )
+            .prop_map(|(tz, every, duration)| {
+                format!("{}{every}{duration}", tz.unwrap_or_default())
+            });
+        prop_oneof![
+            6 => fields,
+            2 => descriptor,
+            2 => every,
+            1 => "\\PC{0,40}",
+        ]
+        .boxed()
+    }
+
+    /// Instants in epoch milliseconds: any `i64`, the ends of `chrono`'s range, around the
+    /// year-5000 search limit, and the present.
+    fn instant() -> BoxedStrategy<i64> {
+        let max = DateTime::<Utc>::MAX_UTC.timestamp_millis();
+        let min = DateTime::<Utc>::MIN_UTC.timestamp_millis();
+        // 4999-06-01 and 5001-01-01.
+        let near_limit = 95_598_835_200_000i64..95_666_112_000_000i64;
+        prop_oneof![
+            2 => any::<i64>(),
+            3 => 0i64..4_102_444_800_000,
+            1 => near_limit,
+            1 => (max - 1_000_000_000)..=max,
+            1 => min..=(min + 1_000_000_000),
+            1 => prop::sample::select(vec![
+                i64::MIN, i64::MIN + 1, -1_001, -1, 0, 999, i64::MAX - 1_000, i64::MAX, max,
+                max + 1, min, min - 1,
+            ]),
+        ]
+        .boxed()
+    }
+
+    /// Whether `at` (UTC) matches the five or six `fields` of a schedule.
+    fn matches_fields(fields: &[&str], at: DateTime<Utc>) -> bool {
+        let specs: &[&FieldSpec] = if fields.len() == 6 {
+            &[&SECOND, &MINUTE, &HOUR, &DAY_OF_MONTH, &MONTH, &DAY_OF_WEEK]
+        } else {
+            &[&MINUTE, &HOUR, &DAY_OF_MONTH, &MONTH, &DAY_OF_WEEK]
+        };
+        let parsed: Vec<Field> = fields
+            .iter()
+            .zip(specs)
+            .map(|(value, spec)| parse_field(value, spec).unwrap())
+            .collect();
+        let [.., minute, hour, dom, month, dow] = &parsed[..] else {
+            return false;
+        };
+        let second_ok = if fields.len() == 6 {
+            parsed[0].bits & (1 << at.second()) != 0
+        } else {
+            at.second() == 0
+        };
+        let has = |field: &Field, value: u32| field.bits & (1 << value) != 0;
+        let dom_ok = has(dom, at.day());
+        let dow_ok = has(dow, at.weekday().num_days_from_sunday());
+        let day_ok = if dom.star || dow.star {
+            dom_ok && dow_ok
+        } else {
+            dom_ok || dow_ok
+        };
+        second_ok
+            && has(minute, at.minute())
+            && has(hour, at.hour())
+            && has(month, at.month())
+            && day_ok
+    }
+
+    proptest! {
+        #![proptest_config(config(3000))]
+
+        /// Any text: `parse` answers a schedule or an error quoting the schedule and
+        /// showing a valid one; a schedule answers a fire time strictly after any instant,
+        /// on a whole second, and the next one after that is later still.
+        #[test]
+        fn any_schedule_parses_or_explains(spec in spec(), after in instant()) {
+            match CronSchedule::parse(&spec) {
+                Ok(schedule) => {
+                    prop_assert_eq!(schedule.source(), spec.as_str());
+                    if let Some(next) = schedule.next_after(after) {
+                        prop_assert!(next > after, "{} <= {}", next, after);
+                        prop_assert_eq!(next.rem_euclid(1000), 0);
+                        if let Some(again) = schedule.next_after(next) {
+                            prop_assert!(again > next);
+                        }
+                    }
+                }
+                Err(error) => {
+                    let text = error.to_string();
+                    prop_assert!(text.contains(&format!("{spec:?}")), "{}", text);
+                    prop_assert!(text.contains(EXAMPLES), "{}", text);
+                }
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(config(2000))]
+
+        /// Five or six valid-looking fields in UTC: the next fire time, when there is one,
+        /// matches every field (Vixie cron's rule for day of month and day of week).
+        #[test]
+        fn fire_times_match_their_fields(
+            second in prop::option::of(valid_field(&SECOND)),
+            rest in (
+                valid_field(&MINUTE),
+                valid_field(&HOUR),
+                valid_field(&DAY_OF_MONTH),
+                valid_field(&MONTH),
+                valid_field(&DAY_OF_WEEK),
+            ),
+            odd in prop::option::weighted(0.1, (0..5usize, field())),
+            after in prop_oneof![3 => 0i64..4_102_444_800_000, 1 => instant()],
+        ) {
+            let (minute, hour, dom, month, dow) = rest;
+            let mut fields: Vec<String> = second.into_iter().collect();
+            fields.extend([minute, hour, dom, month, dow]);
+            if let Some((index, field)) = odd {
+                fields[index] = field;
+            }
+            let spec = fields.join(" ");
+            let Ok(schedule) = CronSchedule::parse(&spec) else {
+                return Ok(());
+            };
+            if let Some(next) = schedule.next_after(after) {
+                let at = DateTime::from_timestamp_millis(next).unwrap();
+                let fields: Vec<&str> = spec.split_whitespace().collect();
+                prop_assert!(matches_fields(&fields, at), "{} fired at {}", spec, at);
+            }
+        }
+
+        /// Any Go duration text: a number of nanoseconds or an error, never a panic; a
+        /// sum of whole parts is exact while it fits an `i64`.
+        #[test]
+        fn go_durations_parse_or_explain(
+            text in go_duration(),
+            parts in prop::collection::vec((0..3_000_000u64, 0..6usize), 1..4),
+            negative in any::<bool>(),
+        ) {
+            if let Err(message) = parse_go_duration(&text) {
+                prop_assert!(!message.is_empty());
+            }
+            const UNITS: [(&str, i128); 6] = [
+                ("ns", 1),
+                ("us", 1_000),
+                ("ms", 1_000_000),
+                ("s", 1_000_000_000),
+                ("m", 60_000_000_000),
+                ("h", 3_600_000_000_000),
+            ];
+            let mut text = String::from(if negative { "-" } else { "" });
+            let mut total: i128 = 0;
+            for (n, unit) in &parts {
+                text.push_str(&format!("{n}{}", UNITS[*unit].0));
+                total += i128::from(*n) * UNITS[*unit].1;
+            }
+            let expected = if negative { -total } else { total };
+            match i64::try_from(expected) {
+                Ok(expected) => prop_assert_eq!(parse_go_duration(&text), Ok(expected)),
+                Err(_) => prop_assert!(parse_go_duration(&text).is_err()),
+            }
+        }
     }
 }

@@ -953,3 +953,460 @@ mod tests {
         assert_eq!(results, vec![true, false, true, false]);
     }
 }
+
+/// Property tests: any expression text (grammar-built, mutated, deeply nested, with huge
+/// literals) compiles or is refused with a parse error, and a compiled expression evaluated
+/// against any event JSON answers a value or a typed error, never a panic or a stack
+/// overflow.
+#[cfg(test)]
+mod properties {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use proptest::prelude::*;
+    use proptest::sample::Index;
+    use proptest::test_runner::RngAlgorithm;
+    use serde_json::json;
+
+    /// `cases` cases, no failure persistence (nothing written under the repo), and the
+    /// XorShift generator (ChaCha, the default, is slow in an unoptimized test build).
+    fn config(cases: u32) -> ProptestConfig {
+        ProptestConfig {
+            cases,
+            failure_persistence: None,
+            rng_algorithm: RngAlgorithm::XorShift,
+            ..ProptestConfig::default()
+        }
+    }
+
+    /// Text inside a string literal: plain, escapes (valid and not), quotes, non-ASCII.
+    fn literal_text() -> BoxedStrategy<String> {
+        prop_oneof![
+            4 => "[a-z0-9 ._/-]{0,10}",
+            1 => "\\PC{0,10}",
+            1 => prop::sample::select(vec![
+                "\\\\", "\\'", "\\\"", "\\n", "\\x41", "\\u00e9", "\\U0001F600", "\\q", "\\x",
+                "\\u12", "\\777", "\\0", "(", "[", "\\uD800", "é€𝄞",
+            ])
+            .prop_map(str::to_owned),
+        ]
+        .boxed()
+    }
+
+    /// Literals, identifiers, field paths and calls: the leaves of generated expressions.
+    fn atom() -> BoxedStrategy<String> {
+        let path_part = prop::sample::select(vec![
+            ".data",
+            ".name",
+            ".id",
+            ".ts",
+            ".v",
+            ".user",
+            ".x",
+            ".y",
+            ".n",
+            ".amount",
+            ".tier",
+            ".items",
+            ".missing",
+            "[0]",
+            "[1]",
+            "[-1]",
+            "['x']",
+            "['data']",
+            "[9223372036854775807]",
+            "[18446744073709551615u]",
+            "[1.5]",
+            "[true]",
+            "[null]",
+        ]);
+        let path = (
+            prop::sample::select(vec![
+                "event",
+                "async",
+                "events",
+                "nope",
+                "event.data",
+                "events[0]",
+            ]),
+            prop::collection::vec(path_part, 0..4),
+        )
+            .prop_map(|(root, parts)| format!("{root}{}", parts.concat()));
+        prop_oneof![
+            3 => path,
+            2 => any::<i64>().prop_map(|n| n.to_string()),
+            1 => any::<u64>().prop_map(|n| format!("{n}u")),
+            1 => any::<f64>().prop_map(|f| format!("{f:?}")),
+            1 => prop::sample::select(vec![
+                "9223372036854775807", "-9223372036854775808", "9223372036854775808",
+                "-9223372036854775809", "18446744073709551615u", "18446744073709551616u",
+                "0x7fffffffffffffff", "-0x8000000000000000", "0xffffffffffffffffu", "1e308",
+                "1e309", "-1e309", "1.7976931348623157e308", "5e-324", "0.", ".5", "1.e5",
+                "99999999999999999999999999", "true", "false", "null", "[]", "{}",
+            ])
+            .prop_map(str::to_owned),
+            2 => (prop::sample::select(vec!["'", "\"", "b'", "r'", "'''", "\"\"\""]), literal_text())
+                .prop_map(|(quote, text)| {
+                    let close = quote.trim_start_matches(['b', 'r']);
+                    format!("{quote}{text}{close}")
+                }),
+            1 => (
+                prop::sample::select(vec![
+                    "duration", "timestamp", "int", "uint", "double", "string", "bytes", "size",
+                    "dyn", "type",
+                ]),
+                prop_oneof![
+                    prop::sample::select(vec![
+                        "'1s'", "'-1s'", "'999999999999999999h'", "'9223372036854775807s'",
+                        "'1.5h'", "'10000000000000000000000ns'", "'0001-01-01T00:00:00Z'",
+                        "'9999-12-31T23:59:59Z'", "'10000-01-01T00:00:00Z'", "'not a time'",
+                        "1e300", "-1e300", "-1", "18446744073709551615u", "9223372036854775807",
+                        "-9223372036854775808", "'9223372036854775808'", "'-1'", "'x'", "b'\\xff'",
+                        "event", "event.data", "event.ts", "[1, 2]",
+                    ])
+                    .prop_map(str::to_owned),
+                    any::<i64>().prop_map(|n| n.to_string()),
+                ],
+            )
+                .prop_map(|(function, argument)| format!("{function}({argument})")),
+        ]
+        .boxed()
+    }
+
+    /// Expressions built from the grammar, a few levels deep.
+    fn grammar() -> BoxedStrategy<String> {
+        atom()
+            .prop_recursive(5, 48, 4, |inner| {
+                let binary = prop::sample::select(vec![
+                    " + ", " - ", " * ", " / ", " % ", " == ", " != ", " < ", " <= ", " > ",
+                    " >= ", " && ", " || ", " in ",
+                ]);
+                let method = prop::sample::select(vec![
+                    "startsWith",
+                    "endsWith",
+                    "contains",
+                    "matches",
+                    "size",
+                    "lowerAscii",
+                    "upperAscii",
+                    "split",
+                    "replace",
+                    "indexOf",
+                    "substring",
+                    "charAt",
+                    "join",
+                    "trim",
+                    "getSeconds",
+                    "getFullYear",
+                    "nosuch",
+                ]);
+                let macro_name =
+                    prop::sample::select(vec!["all", "exists", "exists_one", "map", "filter"]);
+                prop_oneof![
+                    (inner.clone(), binary, inner.clone())
+                        .prop_map(|(a, op, b)| format!("{a}{op}{b}")),
+                    (
+                        prop::sample::select(vec!["!", "-", "!!", "--"]),
+                        inner.clone()
+                    )
+                        .prop_map(|(op, a)| format!("{op}{a}")),
+                    (inner.clone(), inner.clone(), inner.clone())
+                        .prop_map(|(c, a, b)| format!("{c} ? {a} : {b}")),
+                    inner.clone().prop_map(|a| format!("({a})")),
+                    prop::collection::vec(inner.clone(), 0..3)
+                        .prop_map(|items| format!("[{}]", items.join(", "))),
+                    (inner.clone(), inner.clone()).prop_map(|(k, v)| format!("{{{k}: {v}}}")),
+                    (
+                        inner.clone(),
+                        method,
+                        prop::collection::vec(inner.clone(), 0..3)
+                    )
+                        .prop_map(|(target, method, args)| format!(
+                            "{target}.{method}({})",
+                            args.join(", ")
+                        )),
+                    (inner.clone(), macro_name, inner.clone())
+                        .prop_map(|(range, name, body)| format!("{range}.{name}(x, {body})")),
+                    inner.prop_map(|a| format!("has({a})")),
+                ]
+            })
+            .boxed()
+    }
+
+    /// Deep shapes near and past the limits: chains, nesting and repetition that a
+    /// recursive parser or evaluator could overflow its stack on.
+    fn deep() -> BoxedStrategy<String> {
+        let unit = prop::sample::select(vec![
+            ("(", ")"),
+            ("[", "]"),
+            ("{1: ", "}"),
+            ("size(", ")"),
+            ("true ? ", " : 0"),
+            ("1 == 1 ? 1 : ", ""),
+            ("!", ""),
+            ("-", ""),
+            ("1 + ", ""),
+            ("true && ", ""),
+            ("false || ", ""),
+            ("", ".x"),
+            ("", "[0]"),
+            ("", ".size()"),
+            ("[1].map(x, ", ")"),
+            ("[1].all(x, ", ")"),
+            ("'a' + ", ""),
+            ("1 < ", ""),
+            ("1 in ", ""),
+        ]);
+        (
+            unit,
+            prop_oneof![0..80usize, 80..3_000usize],
+            prop::sample::select(vec!["1", "true", "event", "event.data.x", "[1]", "'s'"]),
+        )
+            .prop_map(|((open, close), k, core)| {
+                format!("{}{core}{}", open.repeat(k), close.repeat(k))
+            })
+            .boxed()
+    }
+
+    /// `source` with random characters inserted, replaced or removed.
+    fn mutated(source: BoxedStrategy<String>) -> BoxedStrategy<String> {
+        (
+            source,
+            prop::collection::vec((any::<Index>(), prop::char::any(), 0..3u8), 1..4),
+        )
+            .prop_map(|(source, edits)| {
+                let mut chars: Vec<char> = source.chars().collect();
+                for (at, c, edit) in edits {
+                    let i = at.index(chars.len() + 1);
+                    match edit {
+                        0 => chars.insert(i, c),
+                        1 if i < chars.len() => chars[i] = c,
+                        _ if i < chars.len() => {
+                            chars.remove(i);
+                        }
+                        _ => chars.push(c),
+                    }
+                }
+                chars.into_iter().collect()
+            })
+            .boxed()
+    }
+
+    /// Every kind of expression text.
+    fn expression_text() -> BoxedStrategy<String> {
+        prop_oneof![
+            5 => grammar(),
+            2 => mutated(grammar()),
+            2 => deep(),
+            1 => "\\PC{0,40}",
+            1 => "[()\\[\\]{}.,!?:'\"a-z0-9 +*/%<>=&|-]{0,60}",
+        ]
+        .boxed()
+    }
+
+    /// Keys an event's data may have, the ones expressions name among them.
+    fn key() -> BoxedStrategy<String> {
+        prop_oneof![
+            4 => prop::sample::select(vec!["x", "y", "n", "amount", "tier", "items", "user", "id", "data", "name"])
+                .prop_map(str::to_owned),
+            1 => "\\PC{0,8}",
+        ]
+        .boxed()
+    }
+
+    /// Arbitrary JSON, numbers at the ends of their ranges included.
+    fn json_value() -> BoxedStrategy<serde_json::Value> {
+        let leaf = prop_oneof![
+            Just(serde_json::Value::Null),
+            any::<bool>().prop_map(serde_json::Value::Bool),
+            any::<i64>().prop_map(serde_json::Value::from),
+            any::<u64>().prop_map(serde_json::Value::from),
+            any::<f64>().prop_map(serde_json::Value::from),
+            prop::sample::select(vec![
+                json!(i64::MIN),
+                json!(i64::MAX),
+                json!(u64::MAX),
+                json!(0),
+                json!(-1),
+                json!(1e308),
+                json!(-1e308),
+                json!(5e-324),
+                json!(0.5),
+            ]),
+            "\\PC{0,16}".prop_map(serde_json::Value::String),
+        ];
+        leaf.prop_recursive(4, 32, 5, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..5).prop_map(serde_json::Value::Array),
+                prop::collection::vec((key(), inner), 0..5)
+                    .prop_map(|pairs| serde_json::Value::Object(pairs.into_iter().collect())),
+            ]
+        })
+        .boxed()
+    }
+
+    /// An event as the executor binds it, or (now and then) any JSON at all.
+    fn event_value() -> BoxedStrategy<serde_json::Value> {
+        let event = (
+            "\\PC{0,12}",
+            json_value(),
+            prop_oneof![
+                any::<i64>().prop_map(serde_json::Value::from),
+                json_value(),
+            ],
+        )
+            .prop_map(|(name, data, ts)| {
+                json!({"name": name, "data": data, "id": "01J", "ts": ts, "user": {}, "v": "1"})
+            });
+        prop_oneof![4 => event, 1 => json_value()].boxed()
+    }
+
+    /// Checks an evaluation's outcome: a value or a typed error quoting the expression.
+    fn check(expression: &Expression, event: &serde_json::Value, later: &serde_json::Value) {
+        let events = serde_json::Value::Array(vec![event.clone(), later.clone()]);
+        let vars: [(&str, &serde_json::Value); 3] =
+            [("event", event), ("async", later), ("events", &events)];
+        let source = expression.source();
+        for outcome in [
+            expression.matches(&vars).map(|_| ()),
+            expression.evaluate(&vars).map(|_| ()),
+            expression.key(&vars).map(|_| ()),
+        ] {
+            match outcome {
+                Ok(()) => {}
+                Err(ExpressionError::Evaluate {
+                    expression,
+                    message,
+                }) => {
+                    assert_eq!(expression, source);
+                    // The interpreter's panics are caught and reported as this message:
+                    // none must happen.
+                    assert!(
+                        !message.contains("failed on it"),
+                        "{source:?} panicked in the interpreter"
+                    );
+                }
+                Err(ExpressionError::NotBoolean { expression, found }) => {
+                    assert_eq!(expression, source);
+                    assert!(found.chars().count() < 260, "{found}");
+                }
+                Err(other) => panic!("{source:?}: unexpected {other:?}"),
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(config(2000))]
+
+        /// Any text: `compile` answers an expression or a parse error that quotes it (the
+        /// parser never panics); a compiled one evaluates against any event.
+        #[test]
+        fn any_text_compiles_or_is_a_parse_error(
+            source in expression_text(),
+            event in event_value(),
+            later in event_value(),
+        ) {
+            match Expression::compile(&source) {
+                Ok(expression) => {
+                    prop_assert_eq!(expression.source(), source.as_str());
+                    prop_assert!(expression.depth <= MAX_TREE_DEPTH);
+                    check(&expression, &event, &later);
+                }
+                Err(ExpressionError::Parse { expression, message }) => {
+                    prop_assert_eq!(&expression, &source);
+                    prop_assert!(!message.contains("failed on it"), "{:?}: the parser panicked", source);
+                    let text = ExpressionError::Parse { expression, message }.to_string();
+                    prop_assert!(text.starts_with("invalid expression"), "{}", text);
+                }
+                Err(other) => prop_assert!(false, "{:?}: unexpected {:?}", source, other),
+            }
+        }
+    }
+
+    /// Filters and keys as functions declare them, compiled once.
+    fn realistic() -> &'static [Expression] {
+        static COMPILED: OnceLock<Vec<Expression>> = OnceLock::new();
+        COMPILED.get_or_init(|| {
+            [
+                "event.data.amount > 100",
+                "event.data.x == async.data.x",
+                "event.data.tier == 'pro' && event.data.amount >= 10.5",
+                "event.data.n + 1 > 0",
+                "event.data.n * event.data.n",
+                "event.data.n - 1",
+                "-event.data.n",
+                "event.data.n / event.data.y",
+                "event.data.n % event.data.y",
+                "event.data.amount * 1000u",
+                "int(event.data.x)",
+                "uint(event.data.x)",
+                "double(event.data.x)",
+                "string(event.data.x)",
+                "duration(event.data.x)",
+                "timestamp(event.data.x)",
+                "timestamp(event.ts)",
+                "event.ts + 1",
+                "size(event.data)",
+                "size(event.data.items) > 0",
+                "event.data.items[0]",
+                "event.data.items[event.data.n]",
+                "event.data[event.name]",
+                "has(event.data.user.id)",
+                "event.name.startsWith('shop/')",
+                "event.data.x.matches(event.data.y)",
+                "event.data.x.lowerAscii()",
+                "event.data.x.split(',')",
+                "event.data.x.substring(event.data.n)",
+                "event.data.x in event.data.items",
+                "event.data.items.all(i, i > 0)",
+                "event.data.items.map(i, i * 2)",
+                "events.exists(e, e.data.n > 3)",
+                "events.map(e, e.data)",
+                "event.data",
+                "event",
+                "[event.data.x, async.data.y]",
+                "{event.data.x: 1}",
+                "event.data.x == 1 ? event.data.y : event.data.n",
+                "event.data.user.id + '-' + event.name",
+                "async.data.x == event.data.x && async.name == event.name",
+            ]
+            .into_iter()
+            .map(|source| Expression::compile(source).unwrap())
+            .collect()
+        })
+    }
+
+    proptest! {
+        #![proptest_config(config(2000))]
+
+        /// Any event JSON (numbers at the ends of their ranges, wrong types, missing fields):
+        /// every realistic filter and key answers a value or a typed error.
+        #[test]
+        fn realistic_expressions_take_any_event(
+            event in event_value(),
+            later in event_value(),
+            which in any::<Index>(),
+        ) {
+            let expressions = realistic();
+            let expression = which.get(expressions);
+            check(expression, &event, &later);
+        }
+
+        /// Round trip: JSON read as CEL and back is the same JSON; `describe` shows at most
+        /// 200 characters of it.
+        #[test]
+        fn json_round_trips_through_cel(value in json_value()) {
+            let cel = from_json(&value);
+            prop_assert_eq!(to_json(&cel).unwrap(), value);
+            let shown = describe(&cel);
+            prop_assert!(shown.chars().count() <= 200 + "string ...".len() + 4, "{}", shown);
+        }
+
+        /// Any text: the bracket count outside quotes is at most the number of brackets.
+        #[test]
+        fn bracket_nesting_takes_any_text(source in expression_text()) {
+            let brackets = source.chars().filter(|c| "([{".contains(*c)).count();
+            prop_assert!(bracket_nesting(&source) <= brackets);
+        }
+    }
+}

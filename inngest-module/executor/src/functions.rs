@@ -30,10 +30,19 @@ pub(crate) enum TriggerDef {
     Cron(CronSchedule),
 }
 
-/// Exact names, `prefix/*` wildcards (any depth below the prefix) and `*` alone.
+/// The prefix of the events the executor emits itself (`inngest/function.failed`, …).
+pub(crate) const INTERNAL_PREFIX: &str = "inngest/";
+
+/// Exact names, `prefix/*` wildcards (any depth below the prefix) and `*` alone. A wildcard
+/// matches the executor's own `inngest/…` events only when its prefix names them
+/// (`inngest/*`): `*` means "every event sent", so a function on `*` that cancels or fails
+/// does not start itself again.
 pub(crate) fn event_name_matches(pattern: &str, name: &str) -> bool {
     match pattern.strip_suffix('*') {
-        Some(prefix) => name.starts_with(prefix),
+        Some(prefix) => {
+            name.starts_with(prefix)
+                && (!name.starts_with(INTERNAL_PREFIX) || prefix.starts_with(INTERNAL_PREFIX))
+        }
         None => pattern == name,
     }
 }
@@ -307,8 +316,14 @@ impl FunctionDef {
         }
     }
 
-    /// `true` if `event` (as JSON) starts this function (name and `if` expression).
+    /// `true` if `event` (as JSON) starts this function (name and `if` expression). A
+    /// function's own failure or cancellation never starts it.
     pub(crate) fn triggered_by(&self, event: &Event, json: &Value) -> bool {
+        if event.name.starts_with(INTERNAL_PREFIX)
+            && json["data"]["function_id"].as_str() == Some(self.id.as_str())
+        {
+            return false;
+        }
         self.triggers.iter().any(|trigger| match trigger {
             TriggerDef::Event { name, expression } if event_name_matches(name, &event.name) => {
                 match expression {
@@ -384,5 +399,21 @@ mod tests {
         assert!(!event_name_matches("shop/*", "shopping/x"));
         assert!(event_name_matches("order.created", "order.created"));
         assert!(!event_name_matches("order.created", "order.created.v2"));
+    }
+
+    #[test]
+    fn the_executors_own_events_match_only_patterns_that_name_them() {
+        assert!(!event_name_matches("*", "inngest/function.cancelled"));
+        assert!(!event_name_matches("inn*", "inngest/function.failed"));
+        assert!(event_name_matches("inngest/*", "inngest/function.failed"));
+        assert!(event_name_matches(
+            "inngest/function.*",
+            "inngest/function.cancelled"
+        ));
+        assert!(event_name_matches(
+            "inngest/function.cancelled",
+            "inngest/function.cancelled"
+        ));
+        assert!(event_name_matches("*", "order.created"));
     }
 }

@@ -53,3 +53,40 @@ mod tests {
         assert_ne!(a, b);
     }
 }
+
+/// Property tests: ids take any clock reading and any function or run id.
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+    use proptest::test_runner::RngAlgorithm;
+
+    /// `cases` cases, no failure persistence (nothing written under the repo), and the
+    /// XorShift generator (ChaCha, the default, is slow in an unoptimized test build).
+    fn config(cases: u32) -> ProptestConfig {
+        ProptestConfig {
+            cases,
+            failure_persistence: None,
+            rng_algorithm: RngAlgorithm::XorShift,
+            ..ProptestConfig::default()
+        }
+    }
+
+    proptest! {
+        #![proptest_config(config(3000))]
+
+        /// Any clock reading and any string: a 26-character ULID, a UUID-shaped id and a
+        /// 55-character `traceparent`.
+        #[test]
+        fn ids_have_their_shape_for_any_input(now in any::<i64>(), id in "\\PC{0,40}") {
+            let ulid = new_id(now);
+            prop_assert_eq!(ulid.len(), 26);
+            prop_assert!(ulid::Ulid::from_string(&ulid).is_ok());
+            let uuid = uuid_for(&id);
+            prop_assert_eq!((uuid.len(), uuid.matches('-').count()), (36, 4));
+            let traceparent = traceparent(&id);
+            prop_assert_eq!(traceparent.len(), 55);
+            prop_assert!(traceparent.starts_with("00-") && traceparent.ends_with("-01"));
+        }
+    }
+}

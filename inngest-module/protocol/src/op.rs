@@ -284,7 +284,9 @@ pub fn decode_ops(body: &[u8]) -> Result<Vec<Op>, OpsError> {
             .map_err(|source| OpsError::Malformed { index: 0, source }),
         other => {
             let mut shown = other.to_string();
-            shown.truncate(200);
+            // At most 200 bytes, cut on a character boundary: a string of multi-byte
+            // characters must not be cut inside one.
+            shown.truncate(shown.floor_char_boundary(200));
             Err(OpsError::NotOps(shown))
         }
     }
@@ -350,5 +352,21 @@ mod tests {
             "{error}"
         );
         assert!(matches!(decode_ops(b"7"), Err(OpsError::NotOps(_))));
+    }
+
+    #[test]
+    fn a_long_multi_byte_string_is_shown_cut_on_a_character_boundary() {
+        // `"` then 150 two-byte characters: byte 200 falls inside one.
+        let body = format!("\"{}\"", "é".repeat(150));
+        let Err(OpsError::NotOps(shown)) = decode_ops(body.as_bytes()) else {
+            panic!("a string is not ops");
+        };
+        assert_eq!(shown.len(), 199);
+        assert!(body.starts_with(&shown));
+        let error = OpsError::NotOps(shown).to_string();
+        assert!(
+            error.starts_with("a 206 body must be an array of ops, got \"é"),
+            "{error}"
+        );
     }
 }

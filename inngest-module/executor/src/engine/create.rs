@@ -64,7 +64,11 @@ impl Transition<'_> {
             let key = FunctionDef::key_of(singleton.key.as_ref(), &first);
             for run in self.tx.active_singletons(&function.id, &key)? {
                 if singleton.cancel {
-                    self.cancel(run, "cancelled by a newer singleton run")?;
+                    // Read again: cancelling the previous one may have ended this one (its
+                    // `inngest/function.cancelled` can start and cancel runs).
+                    if let Some(current) = self.tx.run(&run.id)? {
+                        self.cancel(current, "cancelled by a newer singleton run")?;
+                    }
                 } else {
                     tracing::debug!(function = %function.id, "skipped: singleton running");
                     return Ok(None);

@@ -110,8 +110,21 @@ impl Transition<'_> {
             data["error"] = error.clone();
             data["result"] = error.clone();
         }
+        let (depth, emitted) = (self.internal_depth.get(), self.internal_emitted.get());
+        if depth >= super::MAX_INTERNAL_DEPTH || emitted >= super::MAX_INTERNAL_EVENTS {
+            tracing::warn!(
+                run = %run.id,
+                function = %run.function_id,
+                "not emitting {name}: {emitted} inngest/function.* events, chained {depth} deep, already came of one change (functions that start or cancel one another on these events)"
+            );
+            return Ok(());
+        }
         let event = self.internal_event(name, data);
-        self.accept_event(&event)
+        self.internal_emitted.set(emitted + 1);
+        self.internal_depth.set(depth + 1);
+        let accepted = self.accept_event(&event);
+        self.internal_depth.set(depth);
+        accepted
     }
 
     fn resolve_invoke(&self, parent: &Parent, memo: Value) -> StoreResult<()> {

@@ -142,6 +142,8 @@ impl Engine {
             now,
             effects: Cell::new(Effects::default()),
             handover: std::cell::RefCell::new(None),
+            internal_depth: Cell::new(0),
+            internal_emitted: Cell::new(0),
         };
         let result = work(&transition)?;
         Ok((result, transition.effects.get()))
@@ -157,7 +159,17 @@ pub(crate) struct Transition<'a> {
     effects: Cell<Effects>,
     /// The claimed job this transition settles, and its run's next execution.
     handover: std::cell::RefCell<Option<handover::Handover>>,
+    /// How deep the current chain of `inngest/function.*` events is, and how many this
+    /// transition emitted: each may finish runs that emit more (a cancellation that starts a
+    /// run that cancels others …); past either limit none is emitted.
+    internal_depth: Cell<u32>,
+    internal_emitted: Cell<u32>,
 }
+
+/// Chained `inngest/function.*` events one transition follows.
+const MAX_INTERNAL_DEPTH: u32 = 8;
+/// `inngest/function.*` events one transition emits.
+const MAX_INTERNAL_EVENTS: u32 = 64;
 
 impl Transition<'_> {
     pub(crate) fn queued(&self) {
