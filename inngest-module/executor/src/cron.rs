@@ -966,18 +966,8 @@ mod properties {
     use super::*;
     use chrono::{Datelike as _, Timelike as _, Utc};
     use proptest::prelude::*;
-    use proptest::test_runner::RngAlgorithm;
 
-    /// `cases` cases, no failure persistence (nothing written under the repo), and the
-    /// XorShift generator (ChaCha, the default, is slow in an unoptimized test build).
-    fn config(cases: u32) -> ProptestConfig {
-        ProptestConfig {
-            cases,
-            failure_persistence: None,
-            rng_algorithm: RngAlgorithm::XorShift,
-            ..ProptestConfig::default()
-        }
-    }
+    use crate::test_support::proptest_config as config;
 
     /// Numbers as a field may spell them: in range, out of range, overflowing, odd.
     fn number() -> BoxedStrategy<String> {

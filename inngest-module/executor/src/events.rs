@@ -105,19 +105,9 @@ mod properties {
 
     use super::*;
     use proptest::prelude::*;
-    use proptest::test_runner::RngAlgorithm;
     use serde_json::json;
 
-    /// `cases` cases, no failure persistence (nothing written under the repo), and the
-    /// XorShift generator (ChaCha, the default, is slow in an unoptimized test build).
-    fn config(cases: u32) -> ProptestConfig {
-        ProptestConfig {
-            cases,
-            failure_persistence: None,
-            rng_algorithm: RngAlgorithm::XorShift,
-            ..ProptestConfig::default()
-        }
-    }
+    use crate::test_support::proptest_config as config;
 
     /// Strings: short, long (around the 512-byte name limit), blank, multi-byte.
     fn text() -> BoxedStrategy<String> {

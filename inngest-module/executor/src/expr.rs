@@ -965,19 +965,9 @@ mod properties {
     use super::*;
     use proptest::prelude::*;
     use proptest::sample::Index;
-    use proptest::test_runner::RngAlgorithm;
     use serde_json::json;
 
-    /// `cases` cases, no failure persistence (nothing written under the repo), and the
-    /// XorShift generator (ChaCha, the default, is slow in an unoptimized test build).
-    fn config(cases: u32) -> ProptestConfig {
-        ProptestConfig {
-            cases,
-            failure_persistence: None,
-            rng_algorithm: RngAlgorithm::XorShift,
-            ..ProptestConfig::default()
-        }
-    }
+    use crate::test_support::proptest_config as config;
 
     /// Text inside a string literal: plain, escapes (valid and not), quotes, non-ASCII.
     fn literal_text() -> BoxedStrategy<String> {

@@ -59,18 +59,8 @@ mod tests {
 mod properties {
     use super::*;
     use proptest::prelude::*;
-    use proptest::test_runner::RngAlgorithm;
 
-    /// `cases` cases, no failure persistence (nothing written under the repo), and the
-    /// XorShift generator (ChaCha, the default, is slow in an unoptimized test build).
-    fn config(cases: u32) -> ProptestConfig {
-        ProptestConfig {
-            cases,
-            failure_persistence: None,
-            rng_algorithm: RngAlgorithm::XorShift,
-            ..ProptestConfig::default()
-        }
-    }
+    use crate::test_support::proptest_config as config;
 
     proptest! {
         #![proptest_config(config(3000))]

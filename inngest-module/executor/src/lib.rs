@@ -47,6 +47,8 @@ mod page;
 mod request;
 mod scheduler;
 mod store;
+#[cfg(test)]
+mod test_support;
 pub mod transport;
 mod worker;
 
