@@ -88,7 +88,6 @@ enum Transport {
 /// ```
 pub struct InngestService {
     options: Arc<InngestOptions>,
-    http: reqwest::Client,
     transport: Transport,
     hooks: OnceLock<HookList>,
     trace: OnceLock<crate::trace::TraceSettings>,
@@ -138,14 +137,8 @@ impl SentEvents {
 impl InngestService {
     /// A service sending over HTTP per `options`.
     pub fn new(options: Arc<InngestOptions>) -> Self {
-        let http = reqwest::Client::builder()
-            .timeout(options.request_timeout)
-            .user_agent(protocol::SDK)
-            .build()
-            .unwrap_or_default();
         Self {
             options,
-            http,
             transport: Transport::Http,
             hooks: OnceLock::new(),
             trace: OnceLock::new(),
@@ -204,9 +197,10 @@ impl InngestService {
         &self.options
     }
 
-    /// The raw HTTP client, configured with the SDK's user agent and request timeout.
-    pub fn http_client(&self) -> &reqwest::Client {
-        &self.http
+    /// The process-wide HTTP client Inngest calls share (built on first use); set the
+    /// timeout and user agent per request.
+    pub fn http_client(&self) -> reqwest::Client {
+        inngest_protocol::client::shared()
     }
 
     /// Sends one event or several; returns their ids in order. Fills `ts`, keeps `id`
@@ -322,8 +316,10 @@ impl InngestService {
                     .await;
             }
             let mut request = self
-                .http
+                .http_client()
                 .post(url.clone())
+                .timeout(self.options.request_timeout)
+                .header(reqwest::header::USER_AGENT, protocol::SDK)
                 .header(headers::SDK, protocol::SDK)
                 .header(headers::EVENT_ID_SEED, &seed)
                 .json(events);
@@ -387,8 +383,12 @@ impl InngestService {
             keys.into_iter().map(Some).collect()
         };
         let count = attempts.len();
+        let client = self.http_client();
         for (index, key) in attempts.into_iter().enumerate() {
-            let mut request = build(&self.http).header(headers::SDK, protocol::SDK);
+            let mut request = build(&client)
+                .timeout(self.options.request_timeout)
+                .header(reqwest::header::USER_AGENT, protocol::SDK)
+                .header(headers::SDK, protocol::SDK);
             if let Some(key) = key {
                 request = request.bearer_auth(hashed_key(key));
             }

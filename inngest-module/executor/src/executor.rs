@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use inngest_protocol::FunctionConfig;
@@ -36,7 +36,6 @@ pub(crate) struct Inner {
     finished: watch::Sender<u64>,
     pub(crate) stop: watch::Sender<bool>,
     tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
-    http: OnceLock<reqwest::Client>,
     /// Executions in flight.
     pub(crate) in_flight: AtomicUsize,
     /// Runs not finished, as of the last committed transition.
@@ -128,7 +127,6 @@ impl Executor {
                 finished: watch::channel(0).0,
                 stop: watch::channel(false).0,
                 tasks: Mutex::new(Vec::new()),
-                http: OnceLock::new(),
                 in_flight: AtomicUsize::new(0),
                 active: AtomicI64::new(active),
             }),
@@ -451,15 +449,7 @@ impl Executor {
 
     /// A shared HTTP client for apps driven over HTTP, built on first use.
     pub(crate) fn http_client(&self) -> reqwest::Client {
-        self.inner
-            .http
-            .get_or_init(|| {
-                reqwest::Client::builder()
-                    .user_agent("Inngest")
-                    .build()
-                    .unwrap_or_default()
-            })
-            .clone()
+        inngest_protocol::client::shared()
     }
 
     /// The Event API key check: any key when none is configured (like the dev server).

@@ -197,6 +197,7 @@ impl Transport for Http {
             let response = self
                 .client
                 .post(url)
+                .header(http::header::USER_AGENT, "Inngest")
                 .headers(request.headers)
                 .body(request.body)
                 .timeout(self.timeout)

@@ -18,6 +18,7 @@
 //! | [`step_id`], [`duration`] | step-id hashing and duration strings |
 //! | [`signature`] | request signatures and signing-key hashes |
 //! | [`headers`] | header names |
+//! | `client` | the shared HTTP client (feature `client`; `https://` with feature `tls`) |
 //!
 //! ```
 //! use inngest_protocol::op::{Op, Opcode};
@@ -28,6 +29,8 @@
 //! assert_eq!(ops[0].name.as_deref(), Some("1s"));
 //! ```
 
+#[cfg(feature = "client")]
+pub mod client;
 pub mod duration;
 pub mod error;
 pub mod event;
