@@ -243,22 +243,14 @@ pub(crate) async fn prepare(
     // subscriber and exporter.
     let mut telemetry_guard = None;
     if let (true, Some(config)) = (logging, telemetry.as_ref().filter(|t| t.enabled)) {
-        // Building the exporter builds a blocking HTTP client: keep it off the runtime.
-        let (config, name) = (Arc::clone(config), root.name.to_string());
-        match tokio::task::spawn_blocking(move || config.tracer_provider(&name)).await {
-            Ok(Ok(provider)) => telemetry_guard = Some(provider),
-            Ok(Err(error)) => problems.push(Problem::config("telemetry", error.to_string())),
+        match crate::telemetry::start(Arc::clone(config), root.name.to_string()).await {
+            Ok(guard) => telemetry_guard = Some(guard),
             Err(error) => problems.push(Problem::config("telemetry", error.to_string())),
         }
     }
     if let (true, Some(log)) = (logging, &log) {
         crate::logging::init(log, telemetry_guard.as_ref());
     }
-    let telemetry_guard = telemetry_guard
-        .zip(telemetry.as_ref())
-        .map(|(provider, config)| {
-            crate::telemetry::TelemetryGuard::new(provider, config.export_timeout)
-        });
     let toggles: ModuleToggles = parse_section("modules", value_at(&raw, "modules"))
         .unwrap_or_else(|found| {
             problems.extend(found);

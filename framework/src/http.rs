@@ -167,6 +167,7 @@ pub(crate) fn app_router(
     for layer in container.discover::<HttpLayers>() {
         app = layer.item.apply(app);
     }
+    #[cfg(feature = "telemetry")]
     if telemetry.enabled {
         app = app.layer(axum::middleware::from_fn(crate::telemetry::record_route));
     }
@@ -209,6 +210,7 @@ pub(crate) fn app_router(
         .layer(PropagateRequestIdLayer::new(REQUEST_ID));
     // With telemetry: an INFO server span per request that continues the caller's W3C
     // context (none for probes and scrapes). Without: tower-http's DEBUG span, as before.
+    #[cfg(feature = "telemetry")]
     let app = if telemetry.enabled {
         app.layer(
             TraceLayer::new_for_http()
@@ -223,6 +225,11 @@ pub(crate) fn app_router(
                 .on_response(crate::telemetry::RecordStatus),
         )
     } else {
+        app.layer(TraceLayer::new_for_http())
+    };
+    #[cfg(not(feature = "telemetry"))]
+    let app = {
+        let _ = (telemetry, untraced);
         app.layer(TraceLayer::new_for_http())
     };
     Ok(app.layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid)))

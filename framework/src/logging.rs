@@ -1,18 +1,18 @@
 //! The tracing subscriber, from the `log` section (`RUST_LOG` overrides the level), with
 //! the OpenTelemetry layer when `[telemetry] enabled = true`.
 
-use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
 use crate::config::{LogConfig, LogFormat};
+use crate::telemetry::TelemetryGuard;
 
 /// Installs the global subscriber once; later calls (e.g. several apps in one test
 /// process) keep the first. With `telemetry`, `INFO` and more severe spans also go to
 /// OpenTelemetry (the log filter does not apply to them).
-pub fn init(config: &LogConfig, telemetry: Option<&SdkTracerProvider>) {
+pub fn init(config: &LogConfig, telemetry: Option<&TelemetryGuard>) {
     let filter = std::env::var("RUST_LOG")
         .ok()
         .and_then(|v| EnvFilter::try_new(v).ok())
@@ -25,8 +25,7 @@ pub fn init(config: &LogConfig, telemetry: Option<&SdkTracerProvider>) {
         LogFormat::Pretty => fmt.pretty().boxed(),
         LogFormat::Json => fmt.json().boxed(),
     };
-    let otel =
-        telemetry.map(|provider| crate::telemetry::layer(provider).with_filter(LevelFilter::INFO));
+    let otel = telemetry.map(|guard| guard.layer().with_filter(LevelFilter::INFO));
     let exporting = otel.is_some();
     // `try_init` fails only when a subscriber is already installed; keep that one.
     let installed = tracing_subscriber::registry()

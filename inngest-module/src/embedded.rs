@@ -134,6 +134,7 @@ impl EmbeddedExecutor {
 
     /// Whether the embedded executor runs and its store answers a read and a write within
     /// `timeout`; `None` on a remote executor.
+    #[cfg(feature = "health")]
     pub(crate) async fn store_check(
         &self,
         timeout: std::time::Duration,

@@ -45,8 +45,10 @@ mod engine;
 mod error;
 mod event;
 mod function;
+#[cfg(feature = "health")]
 pub mod health;
 mod hooks;
+#[cfg(feature = "monitoring")]
 pub mod metrics;
 mod module;
 mod options;

@@ -12,15 +12,11 @@ use framework::config::ServerConfig;
 use framework::telemetry::TelemetryConfig;
 
 use crate::function::Functions;
-use crate::health::InngestIndicator;
-use crate::hooks::{Hooks, InngestHook};
-use crate::metrics::InngestMetrics;
+use crate::hooks::Hooks;
 use crate::options::{ENV_ALIASES, InngestOptions};
 use crate::registry::Registry;
 use crate::serve;
 use crate::service::InngestService;
-use health_module::{HealthIndicator, HealthIndicators, HealthModule};
-use monitoring_module::{Metrics, MonitoringModule};
 
 /// The module's name.
 pub const MODULE_NAME: &str = "inngest";
@@ -51,12 +47,18 @@ impl InngestModule {
     /// Options given in code. Unset keys fall back to the `INNGEST_*` variables (as every
     /// SDK does); the result is validated for the environment at start-up.
     pub fn for_root(options: InngestOptions) -> Module {
+        #[cfg_attr(
+            not(any(feature = "health", feature = "monitoring")),
+            allow(unused_mut)
+        )]
         let mut module = Self::base();
+        #[cfg(feature = "health")]
         if options.health.enabled {
-            module = module.import(HealthModule::new());
+            module = module.import(health_module::HealthModule::new());
         }
+        #[cfg(feature = "monitoring")]
         if options.monitoring.enabled {
-            module = module.import(MonitoringModule::new());
+            module = module.import(monitoring_module::MonitoringModule::new());
         }
         module.provider(Provider::try_factory(move |(): ()| {
             options.clone().with_env_fallbacks()
@@ -89,10 +91,20 @@ impl InngestModule {
     /// `inngest.monitoring.enabled` decide the companion modules (an async factory cannot
     /// change the module graph, which is fixed before any provider is built).
     fn with_section() -> Module {
-        let mut module = Self::base()
-            .config::<InngestOptions>(MODULE_NAME)
-            .import_when("inngest.health.enabled", HealthModule::new())
-            .import_when("inngest.monitoring.enabled", MonitoringModule::new());
+        let mut module = Self::base().config::<InngestOptions>(MODULE_NAME);
+        // Without the feature, `enabled = true` is refused by the options' own check.
+        #[cfg(feature = "health")]
+        {
+            module =
+                module.import_when("inngest.health.enabled", health_module::HealthModule::new());
+        }
+        #[cfg(feature = "monitoring")]
+        {
+            module = module.import_when(
+                "inngest.monitoring.enabled",
+                monitoring_module::MonitoringModule::new(),
+            );
+        }
         for (var, path) in ENV_ALIASES {
             module = module.env_alias(var, path);
         }
@@ -155,24 +167,6 @@ impl InngestModule {
                         this.stop(std::time::Duration::from_secs(10)).await;
                     },
                 );
-        // The health indicator is discovered only when a health module is present; the
-        // metrics hook disables itself without a metrics registry.
-        let indicator = Provider::factory(
-            |(registry, embedded): (Arc<Registry>, Arc<EmbeddedExecutor>)| {
-                InngestIndicator::new(registry, embedded)
-            },
-        )
-        .contribute::<HealthIndicators, _>(|this| Arc::clone(this) as Arc<dyn HealthIndicator>);
-        let metrics = Provider::factory(
-            |(metrics, registry): (Option<Arc<Metrics>>, Arc<Registry>)| {
-                InngestMetrics::new(metrics, registry)
-            },
-        )
-        .contribute::<Hooks, _>(|this| Arc::clone(this) as Arc<dyn InngestHook>)
-        .hook(
-            Phase::ApplicationBootstrap,
-            |this: Arc<InngestMetrics>| async move { this.describe() },
-        );
         // The serve handler makes its own server span per execution request
         // (`inngest.function.run`), parented as `[inngest.tracing]` says.
         let untraced =
@@ -187,11 +181,11 @@ impl InngestModule {
         let module = module
             .provider(Provider::value(crate::embedded::ExecutorClock::System))
             .export::<crate::embedded::ExecutorClock>();
+        let module = health_indicator(module);
+        let module = metrics_hook(module);
         module
             .global()
             .provider(untraced)
-            .provider(indicator)
-            .provider(metrics)
             .provider(Provider::factory(|options: Arc<InngestOptions>| {
                 InngestService::new(options)
             }))
@@ -220,6 +214,53 @@ impl InngestModule {
             .export::<Registry>()
             .export::<EmbeddedExecutor>()
     }
+}
+
+/// The `inngest` health indicator (feature `health`), discovered only when a health module
+/// is present.
+#[cfg(feature = "health")]
+fn health_indicator(module: Module) -> Module {
+    use crate::health::InngestIndicator;
+    use health_module::{HealthIndicator, HealthIndicators};
+    module.provider(
+        Provider::factory(
+            |(registry, embedded): (Arc<Registry>, Arc<EmbeddedExecutor>)| {
+                InngestIndicator::new(registry, embedded)
+            },
+        )
+        .contribute::<HealthIndicators, _>(|this| Arc::clone(this) as Arc<dyn HealthIndicator>),
+    )
+}
+
+#[cfg(not(feature = "health"))]
+fn health_indicator(module: Module) -> Module {
+    module
+}
+
+/// The `inngest_*` metrics hook (feature `monitoring`); it disables itself without a
+/// metrics registry.
+#[cfg(feature = "monitoring")]
+fn metrics_hook(module: Module) -> Module {
+    use crate::hooks::InngestHook;
+    use crate::metrics::InngestMetrics;
+    use monitoring_module::Metrics;
+    module.provider(
+        Provider::factory(
+            |(metrics, registry): (Option<Arc<Metrics>>, Arc<Registry>)| {
+                InngestMetrics::new(metrics, registry)
+            },
+        )
+        .contribute::<Hooks, _>(|this| Arc::clone(this) as Arc<dyn InngestHook>)
+        .hook(
+            Phase::ApplicationBootstrap,
+            |this: Arc<InngestMetrics>| async move { this.describe() },
+        ),
+    )
+}
+
+#[cfg(not(feature = "monitoring"))]
+fn metrics_hook(module: Module) -> Module {
+    module
 }
 
 /// The serve path, left out of the framework's server spans.

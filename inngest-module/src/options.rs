@@ -599,6 +599,18 @@ impl InngestOptions {
     /// Every problem with these options in `env`, as `(field, message)` pairs.
     pub fn problems(&self, env: Environment) -> Vec<(&'static str, String)> {
         let mut problems = Vec::new();
+        if self.health.enabled && cfg!(not(feature = "health")) {
+            problems.push((
+                "health.enabled",
+                "this build has no health module: turn on the feature `health` of `inngest-module` (on by default), or set it to false".to_string(),
+            ));
+        }
+        if self.monitoring.enabled && cfg!(not(feature = "monitoring")) {
+            problems.push((
+                "monitoring.enabled",
+                "this build has no monitoring module: turn on the feature `monitoring` of `inngest-module` (on by default), or set it to false".to_string(),
+            ));
+        }
         if self.app_id.trim().is_empty() {
             problems.push((
                 "app_id",
@@ -800,6 +812,30 @@ mod tests {
                 "serve_origin"
             ]
         );
+    }
+
+    #[test]
+    fn companions_left_out_of_the_build_are_refused() {
+        let mut options = InngestOptions::new("shop").dev();
+        options.health.enabled = true;
+        options.monitoring.enabled = true;
+        let problems = options.problems(Environment::Development);
+        let refused = |field: &str| problems.iter().find(|(f, _)| *f == field);
+        // `scripts/test` runs this with and without the default features.
+        assert_eq!(
+            refused("health.enabled").is_some(),
+            cfg!(not(feature = "health"))
+        );
+        assert_eq!(
+            refused("monitoring.enabled").is_some(),
+            cfg!(not(feature = "monitoring"))
+        );
+        if let Some((_, message)) = refused("health.enabled") {
+            assert!(
+                message.contains("feature `health` of `inngest-module`"),
+                "{message}"
+            );
+        }
     }
 
     #[test]

@@ -1,19 +1,7 @@
-//! OpenTelemetry traces: the `[telemetry]` section, the export pipeline (OTLP over HTTP
-//! with protobuf bodies), and W3C trace-context propagation for incoming HTTP requests.
-//!
-//! Off by default; then nothing here runs: no exporter, no extra span per request.
-//!
-//! ```toml
-//! [telemetry]
-//! enabled = true
-//! service_name = "shop"                 # or OTEL_SERVICE_NAME
-//! endpoint = "http://localhost:4318"    # or OTEL_EXPORTER_OTLP_ENDPOINT; /v1/traces is appended
-//! sampler_ratio = 1.0                   # parent-based: a sampled caller keeps its trace sampled
-//! [telemetry.resource_attributes]
-//! "deployment.environment" = "production"
-//! ```
+//! The export pipeline and W3C propagation (feature `telemetry`): OTLP/HTTP protobuf
+//! exporter, the `tracing-opentelemetry` layer, and server spans that continue the caller's
+//! trace.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use axum::http::{HeaderMap, Request, Response};
@@ -24,102 +12,12 @@ use opentelemetry_otlp::{Protocol, WithExportConfig};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
-use serde::Deserialize;
 use tracing::Span;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
-use url::Url;
-use validator::Validate;
 
-use crate::config::{ConfigSection, Environment, SectionProblems};
-
-/// `[telemetry]`: OpenTelemetry trace export.
-#[derive(Debug, Clone, Deserialize, Validate)]
-#[serde(default)]
-pub struct TelemetryConfig {
-    /// Export traces (default: no; then telemetry costs nothing).
-    pub enabled: bool,
-    /// `service.name` (`OTEL_SERVICE_NAME`); unset: the root module's name.
-    pub service_name: Option<String>,
-    /// More resource attributes, e.g. `"deployment.environment" = "production"`.
-    pub resource_attributes: BTreeMap<String, String>,
-    /// Fraction of new traces sampled, 0.0–1.0 (parent-based: a request or event that
-    /// carries a sampled context stays sampled).
-    #[validate(range(min = 0.0, max = 1.0, message = "must be between 0.0 and 1.0"))]
-    pub sampler_ratio: f64,
-    /// The OTLP/HTTP endpoint's base (`OTEL_EXPORTER_OTLP_ENDPOINT`); `/v1/traces` is
-    /// appended. Default `http://localhost:4318`.
-    pub endpoint: Option<Url>,
-    /// How long one export may take.
-    #[serde(with = "humantime_serde")]
-    pub export_timeout: Duration,
-    /// Requests whose path (after the global prefix) starts with one of these get no span:
-    /// probes and scrapes would drown the traces.
-    pub exclude_paths: Vec<String>,
-}
-
-impl Default for TelemetryConfig {
-    fn default() -> Self {
-        Self {
-            enabled: false,
-            service_name: None,
-            resource_attributes: BTreeMap::new(),
-            sampler_ratio: 1.0,
-            endpoint: None,
-            export_timeout: Duration::from_secs(10),
-            exclude_paths: ["/health", "/livez", "/readyz", "/metrics", "/monitoring"]
-                .map(String::from)
-                .to_vec(),
-        }
-    }
-}
-
-impl ConfigSection for TelemetryConfig {
-    fn check(&self, _env: Environment, problems: &mut SectionProblems) {
-        if !self.sampler_ratio.is_finite() {
-            problems.add("sampler_ratio", "must be a number between 0.0 and 1.0");
-        }
-        // A foreign OTEL_EXPORTER_OTLP_ENDPOINT (e.g. a gRPC `collector:4317`) must not stop
-        // an app that does not export.
-        if let Some(endpoint) = self.endpoint.as_ref().filter(|_| self.enabled)
-            && !matches!(endpoint.scheme(), "http" | "https")
-        {
-            problems.add(
-                "endpoint",
-                format!("`{endpoint}` must be an http:// or https:// URL (OTLP over HTTP), e.g. http://localhost:4318"),
-            );
-        }
-        if self.export_timeout.is_zero() {
-            problems.add("export_timeout", "must be greater than 0, e.g. \"10s\"");
-        }
-        for path in &self.exclude_paths {
-            if !path.starts_with('/') || (path.len() > 1 && path.ends_with('/')) {
-                problems.add(
-                    "exclude_paths",
-                    format!("`{path}` must start with `/` and not end with one, e.g. \"/health\""),
-                );
-            }
-        }
-    }
-}
-
-/// Why the export pipeline could not be built.
-#[derive(Debug, thiserror::Error)]
-pub enum TelemetryError {
-    /// The OTLP exporter rejected its configuration.
-    #[error("the OTLP exporter cannot be built: {0}")]
-    Exporter(String),
-}
+use super::{TelemetryConfig, TelemetryError};
 
 impl TelemetryConfig {
-    /// The OTLP traces URL: `{endpoint}/v1/traces`.
-    pub fn traces_url(&self) -> String {
-        let base = self
-            .endpoint
-            .as_ref()
-            .map_or("http://localhost:4318", Url::as_str);
-        format!("{}/v1/traces", base.trim_end_matches('/'))
-    }
-
     /// Builds the tracer provider: OTLP/HTTP protobuf exporter behind a batch processor,
     /// parent-based ratio sampler, and the resource.
     pub fn tracer_provider(&self, default_name: &str) -> Result<SdkTracerProvider, TelemetryError> {
@@ -167,13 +65,37 @@ pub struct TelemetryGuard {
     timeout: Duration,
 }
 
+/// Builds the pipeline off the runtime (building the exporter builds a blocking HTTP
+/// client).
+pub(super) async fn start(
+    config: std::sync::Arc<TelemetryConfig>,
+    default_name: String,
+) -> Result<TelemetryGuard, TelemetryError> {
+    let timeout = config.export_timeout;
+    let provider = tokio::task::spawn_blocking(move || config.tracer_provider(&default_name))
+        .await
+        .map_err(|error| TelemetryError::Exporter(error.to_string()))??;
+    Ok(TelemetryGuard::new(provider, timeout))
+}
+
 impl TelemetryGuard {
-    pub(crate) fn new(provider: SdkTracerProvider, export_timeout: Duration) -> Self {
+    fn new(provider: SdkTracerProvider, export_timeout: Duration) -> Self {
         Self {
             provider,
             // Room for the batch in flight plus the final one.
             timeout: export_timeout.saturating_mul(2) + Duration::from_secs(1),
         }
+    }
+
+    /// This pipeline's `tracing` layer (see [`layer`]).
+    pub(crate) fn layer<S>(&self) -> Box<dyn tracing_subscriber::Layer<S> + Send + Sync>
+    where
+        S: tracing::Subscriber
+            + for<'span> tracing_subscriber::registry::LookupSpan<'span>
+            + Send
+            + Sync,
+    {
+        Box::new(layer(&self.provider))
     }
 
     /// Flushes buffered spans and stops the exporter (blocking work runs off the runtime),
@@ -188,24 +110,6 @@ impl TelemetryGuard {
             Err(error) => tracing::warn!(%error, "telemetry flush task failed"),
         }
     }
-}
-
-/// Path prefixes a module serves that must get no server span (kind of contribution):
-/// probes, scrapes, or endpoints that make their own server spans (the Inngest serve
-/// handler). Relative to the global prefix, starting with `/`.
-///
-/// ```
-/// use std::sync::Arc;
-/// use framework::{Provider, telemetry::UntracedPaths};
-/// struct Probes;
-/// let provider = Provider::value(Probes)
-///     .contribute::<UntracedPaths, _>(|_: &Arc<Probes>| vec!["/status".to_string()]);
-/// # let _ = provider;
-/// ```
-pub struct UntracedPaths;
-
-impl crate::ContributionKind for UntracedPaths {
-    type Item = Vec<String>;
 }
 
 /// Reads W3C headers from an HTTP header map.
@@ -321,26 +225,4 @@ pub(crate) async fn record_route(
         Span::current().record("http.route", route.as_str());
     }
     next.run(request).await
-}
-
-/// The prefixes [`ServerSpans`] skips, under the global prefix: the configured ones and
-/// every module's [`UntracedPaths`].
-pub(crate) fn excluded_paths(
-    config: &TelemetryConfig,
-    contributed: impl IntoIterator<Item = String>,
-    global_prefix: &str,
-) -> Vec<String> {
-    config
-        .exclude_paths
-        .iter()
-        .cloned()
-        .chain(contributed)
-        .map(|path| {
-            format!(
-                "{}{}",
-                global_prefix.trim_end_matches('/'),
-                path.trim_end_matches('/')
-            )
-        })
-        .collect()
 }
