@@ -9,7 +9,9 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderName, StatusCode};
 use axum::response::{IntoResponse, Response};
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
@@ -56,19 +58,51 @@ impl<S: Send + Sync, T: ?Sized + Send + Sync + 'static> FromRequestParts<S> for 
     type Rejection = InjectRejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let scope = parts
-            .extensions
-            .get::<Arc<RequestScope>>()
-            .cloned()
-            .ok_or(InjectRejection(ResolveError::OutsideRequest {
-                key: crate::key::ProviderKey::of::<T>(),
-            }))?;
+        let scope = request_scope(parts).ok_or(InjectRejection(ResolveError::OutsideRequest {
+            key: crate::key::ProviderKey::of::<T>(),
+        }))?;
         scope
             .resolve::<T>()
             .await
             .map(Inject)
             .map_err(InjectRejection)
     }
+}
+
+/// The container, in every request's extensions: the request scope is built from it on the
+/// first [`Inject`] of a request, so a handler that injects nothing pays nothing for it.
+#[derive(Clone)]
+struct ScopeSource(Arc<Container>);
+
+/// This request's scope: the one an earlier [`Inject`] made, or a new one seeded with the
+/// request's [`RequestInfo`]; `None` outside the app router.
+fn request_scope(parts: &mut Parts) -> Option<Arc<RequestScope>> {
+    if let Some(scope) = parts.extensions.get::<Arc<RequestScope>>() {
+        return Some(Arc::clone(scope));
+    }
+    let container = Arc::clone(&parts.extensions.get::<ScopeSource>()?.0);
+    let scope = Arc::new(RequestScope::new(container));
+    // The URI as the client sent it, global prefix and module nesting included.
+    let uri = parts
+        .extensions
+        .get::<axum::extract::OriginalUri>()
+        .map_or_else(|| parts.uri.clone(), |original| original.0.clone());
+    let info = RequestInfo {
+        method: parts.method.clone(),
+        uri,
+        headers: parts.headers.clone(),
+        request_id: parts
+            .headers
+            .get(&REQUEST_ID)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
+    };
+    scope.seed(
+        crate::key::ProviderKey::of::<RequestInfo>(),
+        crate::inject::erase(Arc::new(info)),
+    );
+    parts.extensions.insert(Arc::clone(&scope));
+    Some(scope)
 }
 
 /// Information about the current request, injectable into request-scoped providers.
@@ -176,30 +210,8 @@ pub(crate) fn app_router(
         .into_iter()
         .flat_map(|found| found.item.iter().cloned().collect::<Vec<_>>())
         .collect();
-    let container = Arc::clone(container);
-    let with_scope = axum::middleware::from_fn(
-        move |mut request: axum::extract::Request, next: axum::middleware::Next| {
-            let scope = Arc::new(RequestScope::new(Arc::clone(&container)));
-            let info = RequestInfo {
-                method: request.method().clone(),
-                uri: request.uri().clone(),
-                headers: request.headers().clone(),
-                request_id: request
-                    .headers()
-                    .get(&REQUEST_ID)
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_string),
-            };
-            scope.seed(
-                crate::key::ProviderKey::of::<RequestInfo>(),
-                crate::inject::erase(Arc::new(info)),
-            );
-            request.extensions_mut().insert(scope);
-            next.run(request)
-        },
-    );
     let app = app
-        .layer(with_scope)
+        .layer(axum::Extension(ScopeSource(Arc::clone(container))))
         // The default limit for body extractors; a module's routes may set their own with
         // `DefaultBodyLimit` (the Inngest serve handler takes `inngest.body_limit`).
         .layer(axum::extract::DefaultBodyLimit::max(server.body_limit))
@@ -232,5 +244,45 @@ pub(crate) fn app_router(
         let _ = (telemetry, untraced);
         app.layer(TraceLayer::new_for_http())
     };
-    Ok(app.layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid)))
+    Ok(app.layer(SetRequestIdLayer::new(
+        REQUEST_ID,
+        SequentialRequestIds::new(),
+    )))
+}
+
+/// Request ids for requests that come without one: a random 64-bit prefix drawn once per
+/// app, and a counter (32 hex digits in all). Unique across replicas and restarts like a
+/// UUID, without drawing random bytes per request.
+#[derive(Clone, Debug)]
+struct SequentialRequestIds {
+    prefix: u64,
+    next: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl SequentialRequestIds {
+    fn new() -> Self {
+        Self {
+            prefix: random_u64(),
+            next: Arc::new(std::sync::atomic::AtomicU64::new(0)),
+        }
+    }
+}
+
+impl MakeRequestId for SequentialRequestIds {
+    fn make_request_id<B>(&mut self, _request: &axum::http::Request<B>) -> Option<RequestId> {
+        let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let id = format!("{:016x}{n:016x}", self.prefix);
+        axum::http::HeaderValue::from_str(&id)
+            .ok()
+            .map(RequestId::new)
+    }
+}
+
+/// 64 random bits from the system, or, should it fail, from the standard library's
+/// per-process hasher keys.
+fn random_u64() -> u64 {
+    getrandom::u64().unwrap_or_else(|_| {
+        use std::hash::BuildHasher;
+        std::collections::hash_map::RandomState::new().hash_one(std::process::id())
+    })
 }

@@ -157,9 +157,11 @@ async fn request_scope_builds_once_per_request_over_real_http() {
         .await
         .unwrap();
     assert_eq!(first.status(), 200);
-    assert!(
-        first.headers().contains_key("x-request-id"),
-        "request id is set and propagated"
+    let first_id = first.headers()["x-request-id"].clone();
+    assert_eq!(
+        first_id.len(),
+        32,
+        "request id is set and propagated: {first_id:?}"
     );
     let body = first.text().await.unwrap();
     let parts: Vec<&str> = body.split(' ').collect();
@@ -169,10 +171,13 @@ async fn request_scope_builds_once_per_request_over_real_http() {
         .get(format!("{base}/api/twice"))
         .send()
         .await
-        .unwrap()
-        .text()
-        .await
         .unwrap();
+    assert_ne!(
+        second.headers()["x-request-id"],
+        first_id,
+        "a new id per request"
+    );
+    let second = second.text().await.unwrap();
     assert_ne!(
         second.split(' ').next(),
         Some(parts[0]),
