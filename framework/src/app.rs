@@ -402,8 +402,9 @@ pub(crate) async fn run_shutdown_hooks(
 }
 
 impl Prepared {
-    /// Builds every module's router with its injected dependencies.
-    pub(crate) async fn router(&self) -> Result<Router, Error> {
+    /// Builds every module's router with its injected dependencies, inside the framework's
+    /// layers.
+    pub(crate) async fn service(&self) -> Result<crate::http::AppService, Error> {
         let mut routers = Vec::with_capacity(self.routes.len());
         for (module, route) in &self.routes {
             let mut values = FxHashMap::default();
@@ -464,8 +465,8 @@ impl Prepared {
         Ok(self.serve(router, listener, local))
     }
 
-    async fn listen(&self) -> Result<(Router, TcpListener, SocketAddr), Error> {
-        let router = self.router().await?;
+    async fn listen(&self) -> Result<(crate::http::AppService, TcpListener, SocketAddr), Error> {
+        let router = self.service().await?;
         let port = u16::try_from(self.server.port).unwrap_or_default();
         // An IPv6 address is bracketed (`[::]:3000`); `localhost` is resolved.
         let addr = match self.server.host.parse::<std::net::IpAddr>() {
@@ -484,7 +485,12 @@ impl Prepared {
         Ok((router, listener, local))
     }
 
-    fn serve(self, router: Router, listener: TcpListener, local: SocketAddr) -> RunningApp {
+    fn serve(
+        self,
+        router: crate::http::AppService,
+        listener: TcpListener,
+        local: SocketAddr,
+    ) -> RunningApp {
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let limits = crate::server::Limits::from_config(&self.server);
         let server = tokio::spawn(crate::server::serve(listener, router, limits, stop_rx));

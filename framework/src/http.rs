@@ -1,6 +1,7 @@
 //! HTTP: the [`Inject<T>`] extractor, per-request scopes, and the app router with its
 //! tower-http layers (tracing, request id, timeout, body limit).
 
+use std::convert::Infallible;
 use std::ops::Deref;
 use std::sync::Arc;
 
@@ -9,6 +10,8 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderName, StatusCode};
 use axum::response::{IntoResponse, Response};
+use tower::ServiceBuilder;
+use tower::util::BoxCloneSyncService;
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
 };
@@ -174,14 +177,15 @@ pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// Assembles the application router: every module's routes under the global prefix, a
-/// request scope per request, and the tower-http layers.
+/// Assembles the application: every module's routes under the global prefix, the modules'
+/// HTTP layers, then the framework's layers (request id, trace, timeout, body limit, the
+/// container for request scopes) around the whole router.
 pub(crate) fn app_router(
     container: &Arc<Container>,
     routers: Vec<(Arc<str>, Router)>,
     server: &ServerConfig,
     telemetry: &crate::telemetry::TelemetryConfig,
-) -> Result<Router, Error> {
+) -> Result<AppService, Error> {
     let mut merged = Router::new();
     for (module, router) in routers {
         // axum panics on overlapping routes; turn that into an error naming the module.
@@ -210,44 +214,70 @@ pub(crate) fn app_router(
         .into_iter()
         .flat_map(|found| found.item.iter().cloned().collect::<Vec<_>>())
         .collect();
-    let app = app
-        .layer(axum::Extension(ScopeSource(Arc::clone(container))))
-        // The default limit for body extractors; a module's routes may set their own with
-        // `DefaultBodyLimit` (the Inngest serve handler takes `inngest.body_limit`).
-        .layer(axum::extract::DefaultBodyLimit::max(server.body_limit))
+    // The framework's own layers wrap the router once, as one service: applied with
+    // `Router::layer` they would wrap every route, and each request would clone them all.
+    let inner = ServiceBuilder::new()
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             server.request_timeout,
         ))
-        .layer(PropagateRequestIdLayer::new(REQUEST_ID));
+        // The default limit for body extractors; a module's routes may set their own with
+        // `DefaultBodyLimit` (the Inngest serve handler takes `inngest.body_limit`).
+        .layer(axum::extract::DefaultBodyLimit::max(server.body_limit))
+        .layer(axum::Extension(ScopeSource(Arc::clone(container))))
+        .service(app);
+    let ids = SetRequestIdLayer::new(REQUEST_ID, SequentialRequestIds::new());
     // With telemetry: an INFO server span per request that continues the caller's W3C
     // context (none for probes and scrapes). Without: tower-http's DEBUG span, as before.
     #[cfg(feature = "telemetry")]
-    let app = if telemetry.enabled {
-        app.layer(
-            TraceLayer::new_for_http()
-                .make_span_with(crate::telemetry::ServerSpans {
-                    exclude: crate::telemetry::excluded_paths(
-                        telemetry,
-                        untraced,
-                        &server.global_prefix,
-                    )
-                    .into(),
-                })
-                .on_response(crate::telemetry::RecordStatus),
-        )
-    } else {
-        app.layer(TraceLayer::new_for_http())
-    };
-    #[cfg(not(feature = "telemetry"))]
-    let app = {
-        let _ = (telemetry, untraced);
-        app.layer(TraceLayer::new_for_http())
-    };
-    Ok(app.layer(SetRequestIdLayer::new(
-        REQUEST_ID,
-        SequentialRequestIds::new(),
-    )))
+    if telemetry.enabled {
+        let spans = TraceLayer::new_for_http()
+            .make_span_with(crate::telemetry::ServerSpans {
+                exclude: crate::telemetry::excluded_paths(
+                    telemetry,
+                    untraced,
+                    &server.global_prefix,
+                )
+                .into(),
+            })
+            .on_response(crate::telemetry::RecordStatus);
+        return Ok(boxed(
+            ServiceBuilder::new().layer(ids).layer(spans).service(inner),
+        ));
+    }
+    let _ = (telemetry, untraced);
+    Ok(boxed(
+        ServiceBuilder::new()
+            .layer(ids)
+            .layer(TraceLayer::new_for_http())
+            .service(inner),
+    ))
+}
+
+/// The application as one service: the router inside the framework's layers.
+pub(crate) type AppService = BoxCloneSyncService<axum::extract::Request, Response, Infallible>;
+
+/// Boxes a stack of layers over the router into an [`AppService`].
+fn boxed<S, B>(service: S) -> AppService
+where
+    S: tower::Service<
+            axum::extract::Request,
+            Response = axum::http::Response<B>,
+            Error = Infallible,
+        > + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send + 'static,
+    B: http_body::Body<Data = axum::body::Bytes> + Send + 'static,
+    B::Error: Into<axum::BoxError>,
+{
+    BoxCloneSyncService::new(
+        ServiceBuilder::new()
+            .map_response(|response: axum::http::Response<B>| response.map(axum::body::Body::new))
+            .service(service),
+    )
 }
 
 /// Request ids for requests that come without one: a random 64-bit prefix drawn once per

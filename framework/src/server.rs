@@ -20,7 +20,6 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::ConnectInfo;
 use http_body::{Frame, SizeHint};
@@ -34,6 +33,7 @@ use tokio::time::Instant;
 use tower::ServiceExt;
 
 use crate::config::ServerConfig;
+use crate::http::AppService;
 
 /// File descriptors kept for everything but client connections (logs, databases, outgoing
 /// requests): at least this many, or an eighth of the limit.
@@ -99,7 +99,7 @@ fn descriptor_budget() -> Option<usize> {
 /// finish their requests (the caller bounds that wait).
 pub(crate) async fn serve(
     listener: TcpListener,
-    router: Router,
+    router: AppService,
     limits: Limits,
     mut stop: oneshot::Receiver<()>,
 ) -> io::Result<()> {
@@ -171,7 +171,7 @@ struct Connection {
     stream: TcpStream,
     peer: SocketAddr,
     permit: OwnedSemaphorePermit,
-    router: Router,
+    router: AppService,
     limits: Limits,
 }
 
@@ -271,10 +271,9 @@ impl Activity {
             if Instant::now() >= deadline {
                 return;
             }
-            tokio::select! {
-                () = tokio::time::sleep_until(deadline) => {}
-                () = self.changed.notified() => {}
-            }
+            // Requests that come and go meanwhile only move `idle_since`: the watch looks
+            // again when this deadline passes, so a request costs no timer of its own.
+            tokio::time::sleep_until(deadline).await;
         }
     }
 }

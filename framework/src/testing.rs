@@ -119,7 +119,7 @@ impl TestApp {
 
     /// The full application router, for in-process requests (`tower::ServiceExt::oneshot`).
     pub async fn router(&self) -> Result<Router, Error> {
-        self.prepared.router().await
+        Ok(Router::new().fallback_service(self.prepared.service().await?))
     }
 
     /// Serves on `127.0.0.1` with an ephemeral port.
