@@ -68,8 +68,8 @@ pub(crate) struct SharedState(Arc<Mutex<RunState>>);
 
 impl SharedState {
     /// State for one request; takes the memo out of `request`.
-    pub(crate) fn new(
-        request: &mut ExecutionRequest,
+    pub(crate) fn new<E>(
+        request: &mut ExecutionRequest<E>,
         target: Option<String>,
         max_attempts: u32,
     ) -> Self {

@@ -444,9 +444,13 @@ pub struct FunctionFailed {
     pub event: Value,
 }
 
+/// An event as the serve handler reads it: the envelope decoded, the payload kept as the
+/// JSON text it arrived in, decoded once, straight into the handler's type.
+pub(crate) type RawEvent = Event<Box<serde_json::value::RawValue>>;
+
 /// The raw input the engine gives a handler.
 pub(crate) struct RawInput {
-    pub events: Vec<Event>,
+    pub events: Vec<RawEvent>,
     pub step: Step,
     pub run_id: String,
     pub attempt: u32,
@@ -485,19 +489,20 @@ where
         async move {
             let mut events = Vec::with_capacity(input.events.len());
             for (index, raw) in input.events.iter().enumerate() {
-                let what = if index == 0 {
-                    format!("event `{}`", raw.name)
-                } else {
-                    format!("event {index} (`{}`)", raw.name)
-                };
-                events.push(typed_event(raw, &what)?);
+                events.push(typed_event(raw, || {
+                    if index == 0 {
+                        format!("event `{}`", raw.name)
+                    } else {
+                        format!("event {index} (`{}`)", raw.name)
+                    }
+                })?);
             }
             // `Ctx::event` is the first event; decode it again rather than require `T: Clone`.
             let first = input
                 .events
                 .first()
                 .ok_or_else(|| Error::non_retriable("the request carries no event"))?;
-            let event: Event<T> = typed_event(first, "the event")?;
+            let event: Event<T> = typed_event(first, || "the event".to_string())?;
             let ctx = Ctx {
                 event,
                 events,
@@ -516,19 +521,15 @@ where
 
 /// An event with its data decoded as `T`; a payload that does not fit is a non-retriable
 /// error naming the field.
-fn typed_event<T: DeserializeOwned>(raw: &Event, what: &str) -> Result<Event<T>, Error> {
-    let data: T = serde_path_to_error::deserialize(&raw.data).map_err(|error| {
-        let path = error.path().to_string();
-        let at = if path == "." {
-            "data".to_string()
-        } else {
-            format!("data.{path}")
-        };
-        Error::non_retriable(format!(
-            "{what} does not fit the expected type at `{at}`: {}",
-            error.into_inner()
-        ))
-    })?;
+fn typed_event<T: DeserializeOwned>(
+    raw: &RawEvent,
+    what: impl FnOnce() -> String,
+) -> Result<Event<T>, Error> {
+    let data: T = match serde_json::from_str(raw.data.get()) {
+        Ok(data) => data,
+        // Only a payload that does not fit pays for locating the field.
+        Err(_) => return Err(misfit::<T>(raw, what)),
+    };
     Ok(Event {
         name: raw.name.clone(),
         data,
@@ -537,6 +538,32 @@ fn typed_event<T: DeserializeOwned>(raw: &Event, what: &str) -> Result<Event<T>,
         v: raw.v.clone(),
         user: raw.user.clone(),
     })
+}
+
+/// Why `raw`'s payload is not a `T`, naming the field (`data.<path>`).
+fn misfit<T: DeserializeOwned>(raw: &RawEvent, what: impl FnOnce() -> String) -> Error {
+    let value: Value = match serde_json::from_str(raw.data.get()) {
+        Ok(value) => value,
+        Err(error) => {
+            return Error::non_retriable(format!("{} is not JSON: {error}", what()));
+        }
+    };
+    match serde_path_to_error::deserialize::<_, T>(&value) {
+        Ok(_) => Error::non_retriable(format!("{} could not be decoded", what())),
+        Err(error) => {
+            let path = error.path().to_string();
+            let at = if path == "." {
+                "data".to_string()
+            } else {
+                format!("data.{path}")
+            };
+            Error::non_retriable(format!(
+                "{} does not fit the expected type at `{at}`: {}",
+                what(),
+                error.into_inner()
+            ))
+        }
+    }
 }
 
 impl Function {
@@ -582,4 +609,48 @@ pub struct Functions;
 
 impl framework::ContributionKind for Functions {
     type Item = Function;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    struct Order {
+        count: u32,
+    }
+
+    fn raw(data: &str) -> RawEvent {
+        let text = format!(r#"{{"name":"order.created","data":{data},"id":"e1"}}"#);
+        serde_json::from_str(&text).expect("an event")
+    }
+
+    #[test]
+    fn a_payload_is_decoded_from_its_text_into_the_handlers_type() {
+        let event: Event<Order> = typed_event(&raw(r#"{"count":3}"#), String::new).expect("fits");
+        assert_eq!(
+            (event.data.count, event.name.as_str()),
+            (3, "order.created")
+        );
+        assert_eq!(event.id.as_deref(), Some("e1"));
+    }
+
+    #[test]
+    fn a_payload_that_does_not_fit_names_the_field() {
+        let error = typed_event::<Order>(&raw(r#"{"count":"three"}"#), || {
+            "event `order.created`".into()
+        })
+        .expect_err("does not fit");
+        assert_eq!(
+            error.to_string(),
+            "NonRetriableError: event `order.created` does not fit the expected type at `data.count`: invalid type: string \"three\", expected u32"
+        );
+        let error = typed_event::<Order>(&raw("{}"), || "the event".into()).expect_err("missing");
+        assert!(
+            error.to_string().contains(
+                "the event does not fit the expected type at `data`: missing field `count`"
+            ),
+            "{error}"
+        );
+    }
 }

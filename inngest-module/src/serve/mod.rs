@@ -23,7 +23,11 @@ use serde_json::{Value, json};
 
 use crate::engine::{Execution, SharedState, drive};
 use crate::error::Error;
-use crate::function::RawInput;
+use crate::function::{RawEvent, RawInput};
+
+/// An execution request as the SDK reads it: event payloads stay JSON text until the
+/// handler decodes them into its own type.
+type SdkRequest = ExecutionRequest<RawEvent>;
 use crate::hooks::{RunInfo, RunStatus, StepInfo};
 use crate::protocol::{self, ExecutionRequest, headers};
 use crate::registry::Registry;
@@ -282,7 +286,7 @@ async fn execute(
         reply.headers.push((headers::NO_RETRY, "false".into()));
         return (reply, key);
     };
-    let mut request: ExecutionRequest = match serde_json::from_slice(body) {
+    let mut request: SdkRequest = match serde_json::from_slice(body) {
         Ok(request) => request,
         Err(error) => {
             let reply = Reply::json(
@@ -318,7 +322,7 @@ async fn execute(
 }
 
 /// Fetches events and memoized steps when the payload was too large to send inline.
-async fn hydrate(registry: &Registry, request: &mut ExecutionRequest) -> Result<(), String> {
+async fn hydrate(registry: &Registry, request: &mut SdkRequest) -> Result<(), String> {
     let run_id = request.ctx.run_id.clone();
     if run_id.is_empty()
         || run_id.len() > 128
@@ -355,7 +359,7 @@ async fn hydrate(registry: &Registry, request: &mut ExecutionRequest) -> Result<
                 .await
                 .map_err(|e| e.to_string())?;
             response
-                .json::<Value>()
+                .bytes()
                 .await
                 .map_err(|e| format!("loading run data (use_api): {}", e.without_url()))
         }
@@ -363,10 +367,10 @@ async fn hydrate(registry: &Registry, request: &mut ExecutionRequest) -> Result<
     let events = fetch("batch").await?;
     let steps = fetch("actions").await?;
     request.events =
-        serde_json::from_value(events).map_err(|e| format!("run events from the API: {e}"))?;
+        serde_json::from_slice(&events).map_err(|e| format!("run events from the API: {e}"))?;
     request.event = request.events.first().cloned().unwrap_or_default();
     request.steps =
-        serde_json::from_value(steps).map_err(|e| format!("run steps from the API: {e}"))?;
+        serde_json::from_slice(&steps).map_err(|e| format!("run steps from the API: {e}"))?;
     Ok(())
 }
 
@@ -374,7 +378,7 @@ async fn run(
     registry: &Registry,
     fn_id: &str,
     entry: &crate::registry::Entry,
-    request: ExecutionRequest,
+    request: SdkRequest,
     target: Option<String>,
     request_headers: &HeaderMap,
 ) -> Reply {
@@ -388,7 +392,9 @@ async fn run(
     let span = match registry.trace() {
         Some(settings) => {
             let event = request.events.first().unwrap_or(&request.event);
-            crate::trace::run_span(settings, &info, &event.data, request_headers)
+            // Decoded here only for the trace context it may carry.
+            let data: Value = serde_json::from_str(event.data.get()).unwrap_or_default();
+            crate::trace::run_span(settings, &info, &data, request_headers)
         }
         None => tracing::Span::none(),
     };
