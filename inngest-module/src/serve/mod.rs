@@ -16,7 +16,8 @@ use tracing::Instrument;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, OriginalUri, Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::http::header::{CONTENT_TYPE, USER_AGENT};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::Response;
 use framework::config::TrustedProxy;
 use serde_json::{Value, json};
@@ -182,35 +183,61 @@ fn finish(
     key: Option<String>,
     trace: &[(&'static str, String)],
 ) -> Response {
-    let mut builder = Response::builder()
-        .status(reply.status)
-        .header("content-type", "application/json")
-        .header(headers::SDK_HANDLED, "true");
+    let signature = key.map(|key| signature::signature_header(&key, &reply.body, now_secs()));
+    let mut response = Response::new(Body::from(reply.body));
+    *response.status_mut() = reply.status;
+    let map = response.headers_mut();
+    map.reserve(8 + trace.len() + reply.headers.len());
+    map.insert(CONTENT_TYPE, JSON);
+    map.insert(SDK_HANDLED.0, SDK_HANDLED.1);
     if !reply.bare {
-        builder = builder
-            .header("user-agent", protocol::SDK)
-            .header(headers::SDK, protocol::SDK)
-            .header(headers::REQ_VERSION, protocol::REQ_VERSION)
-            .header(headers::FRAMEWORK, protocol::FRAMEWORK);
-        if let Some(env) = &registry.options.environment {
-            builder = builder.header(headers::ENV, env.as_str());
+        for (name, value) in SDK_HEADERS {
+            map.insert(name, value);
+        }
+        if let Some(env) = &registry.options.environment
+            && let Ok(value) = HeaderValue::from_str(env.as_str())
+        {
+            map.insert(ENV, value);
         }
     }
     for (name, value) in trace.iter().chain(reply.headers.iter()) {
-        if let Ok(value) = HeaderValue::from_str(value) {
-            builder = builder.header(*name, value);
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            map.append(name, value);
         }
     }
-    if let Some(key) = key {
-        builder = builder.header(
-            headers::SIGNATURE,
-            signature::signature_header(&key, &reply.body, now_secs()),
-        );
+    if let Some(value) = signature.and_then(|s| HeaderValue::from_str(&s).ok()) {
+        map.insert(SIGNATURE, value);
     }
-    builder
-        .body(Body::from(reply.body))
-        .unwrap_or_else(|_| Response::new(Body::empty()))
+    response
 }
+
+/// Headers every response carries, made once.
+const JSON: HeaderValue = HeaderValue::from_static("application/json");
+const SDK_HANDLED: (HeaderName, HeaderValue) = (
+    HeaderName::from_static(headers::SDK_HANDLED),
+    HeaderValue::from_static("true"),
+);
+/// Headers of every response but a bare refusal.
+const SDK_HEADERS: [(HeaderName, HeaderValue); 4] = [
+    (USER_AGENT, HeaderValue::from_static(protocol::SDK)),
+    (
+        HeaderName::from_static(headers::SDK),
+        HeaderValue::from_static(protocol::SDK),
+    ),
+    (
+        HeaderName::from_static(headers::REQ_VERSION),
+        HeaderValue::from_static(protocol::REQ_VERSION),
+    ),
+    (
+        HeaderName::from_static(headers::FRAMEWORK),
+        HeaderValue::from_static(protocol::FRAMEWORK),
+    ),
+];
+const ENV: HeaderName = HeaderName::from_static(headers::ENV);
+const SIGNATURE: HeaderName = HeaderName::from_static(headers::SIGNATURE);
 
 #[derive(Default)]
 struct Query {
