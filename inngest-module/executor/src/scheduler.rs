@@ -5,6 +5,7 @@
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::executor::Executor;
@@ -25,12 +26,18 @@ impl Executor {
         if !tasks.is_empty() {
             return;
         }
+        // Subscribed here, not in the tasks: a task first polled after a `shutdown` that
+        // came right away would otherwise take the stop for its starting value and miss it.
         let scheduler = self.clone();
-        tasks.push(tokio::spawn(async move { scheduler.schedule_loop().await }));
+        let stop = self.inner.stop.subscribe();
+        tasks.push(tokio::spawn(
+            async move { scheduler.schedule_loop(stop).await },
+        ));
         if !self.options().retention.is_zero() {
             let retention = self.clone();
+            let stop = self.inner.stop.subscribe();
             tasks.push(tokio::spawn(
-                async move { retention.retention_loop().await },
+                async move { retention.retention_loop(stop).await },
             ));
         }
     }
@@ -50,8 +57,7 @@ impl Executor {
         let _ = tokio::time::timeout(grace, all).await;
     }
 
-    async fn schedule_loop(self) {
-        let mut stop = self.inner.stop.subscribe();
+    async fn schedule_loop(self, mut stop: watch::Receiver<bool>) {
         let mut workers = JoinSet::new();
         let max_parallel = self.options().max_parallel.max(1);
         loop {
@@ -110,7 +116,7 @@ impl Executor {
             tokio::select! {
                 () = self.inner.wake.notified() => {}
                 () = tokio::time::sleep(idle) => {}
-                _ = stop.changed() => {}
+                _ = stop.wait_for(|stopped| *stopped) => {}
                 Some(_) = workers.join_next(), if !workers.is_empty() => {}
             }
         }
@@ -118,11 +124,13 @@ impl Executor {
         let _ = tokio::time::timeout(DRAIN, drain).await;
     }
 
-    async fn retention_loop(self) {
-        let mut stop = self.inner.stop.subscribe();
+    async fn retention_loop(self, mut stop: watch::Receiver<bool>) {
         let retention = self.options().retention;
         let every = (retention / 24).clamp(Duration::from_secs(60), Duration::from_secs(3600));
         loop {
+            if *stop.borrow() {
+                return;
+            }
             match self.prune().await {
                 Ok(pruned) if !pruned.is_empty() => {
                     tracing::info!(
@@ -138,8 +146,31 @@ impl Executor {
             }
             tokio::select! {
                 () = tokio::time::sleep(every) => {}
-                _ = stop.changed() => return,
+                _ = stop.wait_for(|stopped| *stopped) => return,
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use crate::{Executor, Settings};
+
+    /// A stop sent before the loops were first polled (a SIGTERM right after start-up) used
+    /// to be missed by the retention loop, so shutdown waited out its whole grace period.
+    /// On the test's single thread, nothing spawned runs before `shutdown` is called.
+    #[tokio::test]
+    async fn a_shutdown_right_after_start_stops_every_loop() {
+        let executor = Executor::open(Settings::default()).expect("an in-memory executor");
+        executor.start();
+        let stopped = tokio::time::timeout(
+            Duration::from_secs(30),
+            executor.shutdown(Duration::from_secs(3600)),
+        )
+        .await;
+        assert!(stopped.is_ok(), "shutdown waited for its grace period");
+        assert!(!executor.is_running());
     }
 }
