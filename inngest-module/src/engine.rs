@@ -20,9 +20,14 @@ use std::task::{Context, Poll, Waker};
 
 use futures_util::FutureExt;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::error::{Error, RetryAfter};
-use crate::protocol::{ExecutionRequest, Memo, Op, hash_step_id, indexed_step_id};
+use crate::protocol::{Memo, Op, hash_step_id, indexed_step_id};
+
+/// Memoized step results by hashed step id, as the JSON text they arrived in: a step's
+/// value is decoded only when the run reaches that step.
+pub(crate) type RawMemo = HashMap<String, Box<RawValue>>;
 
 /// A step found in user code: its hashed id, the user's id and repeat index.
 #[derive(Debug, Clone)]
@@ -50,7 +55,7 @@ pub(crate) struct StepOutcome {
 
 /// State shared by the engine and the step futures of one request.
 pub(crate) struct RunState {
-    memo: HashMap<String, Value>,
+    memo: RawMemo,
     target: Option<String>,
     immediate: bool,
     pub(crate) attempt: u32,
@@ -67,18 +72,22 @@ pub(crate) struct RunState {
 pub(crate) struct SharedState(Arc<Mutex<RunState>>);
 
 impl SharedState {
-    /// State for one request; takes the memo out of `request`.
-    pub(crate) fn new<E>(
-        request: &mut ExecutionRequest<E>,
+    /// State for one request: its memo, the step `stepId` targets, whether one found step
+    /// may run at once (`ctx.disable_immediate_execution` unset), and the attempt of
+    /// `max_attempts` (at least 1).
+    pub(crate) fn new(
+        memo: RawMemo,
         target: Option<String>,
+        immediate: bool,
+        attempt: u32,
         max_attempts: u32,
     ) -> Self {
         Self(Arc::new(Mutex::new(RunState {
-            memo: std::mem::take(&mut request.steps),
+            memo,
             target,
-            immediate: !request.ctx.disable_immediate_execution,
-            attempt: request.ctx.attempt,
-            max_attempts: request.ctx.max_attempts.unwrap_or(max_attempts).max(1),
+            immediate,
+            attempt,
+            max_attempts: max_attempts.max(1),
             counters: HashMap::new(),
             found: Vec::new(),
             allowed: None,
@@ -108,13 +117,12 @@ impl SharedState {
         }
     }
 
-    /// The memoized value of a step, parsed.
+    /// The memoized value of a step, decoded.
     pub(crate) fn memo(&self, hash: &str) -> Option<Memo> {
-        self.lock()
-            .memo
-            .get(hash)
-            .map(Memo::parse)
-            .filter(|memo| !matches!(memo, Memo::Input(_)))
+        let state = self.lock();
+        // The text was valid JSON when the request was parsed, so this decode succeeds.
+        let value: Value = serde_json::from_str(state.memo.get(hash)?.get()).ok()?;
+        Some(Memo::from_value(value)).filter(|memo| !matches!(memo, Memo::Input(_)))
     }
 
     pub(crate) fn attempt(&self) -> (u32, u32) {

@@ -420,14 +420,52 @@ fn duration_problem(what: &str, text: &str, min: Option<u64>, max: Option<u64>) 
 pub struct Ctx<T = Value> {
     /// The triggering event (the first of a batch).
     pub event: Event<T>,
-    /// Every event of the run (more than one for batch functions).
-    pub events: Vec<Event<T>>,
     /// The step tools.
     pub step: Step,
     /// The run id.
     pub run_id: String,
     /// The attempt, from 0.
     pub attempt: u32,
+    /// Every event of the run as it arrived; [`Ctx::events`] decodes them on demand, so a
+    /// function that reads only `event` decodes one payload per request.
+    batch: Vec<RawEvent>,
+}
+
+impl<T: DeserializeOwned> Ctx<T> {
+    /// Every event of the run, decoded as `T`: more than one for batch functions, whose
+    /// first event is also [`Ctx::event`]. Decoded on each call, so call it once.
+    ///
+    /// A payload that does not fit `T` is a non-retriable error naming the event and the
+    /// field, as for `event` (which is checked before the function starts).
+    ///
+    /// ```no_run
+    /// # async fn f(ctx: inngest_module::Ctx<serde_json::Value>) -> inngest_module::Result<usize> {
+    /// let batch = ctx.events()?;
+    /// Ok(batch.len())
+    /// # }
+    /// ```
+    pub fn events(&self) -> Result<Vec<Event<T>>, Error> {
+        self.batch
+            .iter()
+            .enumerate()
+            .map(|(index, raw)| typed_event(raw, || describe_event(index, raw)))
+            .collect()
+    }
+
+    /// How many events the run has (more than one for batch functions), without decoding
+    /// them.
+    pub fn event_count(&self) -> usize {
+        self.batch.len()
+    }
+}
+
+/// How an error names the event at `index` of a run.
+fn describe_event(index: usize, raw: &RawEvent) -> String {
+    if index == 0 {
+        format!("event `{}`", raw.name)
+    } else {
+        format!("event {index} (`{}`)", raw.name)
+    }
 }
 
 /// The data of `inngest/function.failed`, received by `on_failure` handlers.
@@ -487,28 +525,19 @@ where
     Arc::new(move |input: RawInput| {
         let handler = Arc::clone(&handler);
         async move {
-            let mut events = Vec::with_capacity(input.events.len());
-            for (index, raw) in input.events.iter().enumerate() {
-                events.push(typed_event(raw, || {
-                    if index == 0 {
-                        format!("event `{}`", raw.name)
-                    } else {
-                        format!("event {index} (`{}`)", raw.name)
-                    }
-                })?);
-            }
-            // `Ctx::event` is the first event; decode it again rather than require `T: Clone`.
+            // The first event is decoded before the function starts; the others only if
+            // it asks for them (`Ctx::events`).
             let first = input
                 .events
                 .first()
                 .ok_or_else(|| Error::non_retriable("the request carries no event"))?;
-            let event: Event<T> = typed_event(first, || "the event".to_string())?;
+            let event: Event<T> = typed_event(first, || describe_event(0, first))?;
             let ctx = Ctx {
                 event,
-                events,
                 step: input.step,
                 run_id: input.run_id,
                 attempt: input.attempt,
+                batch: input.events,
             };
             let output = handler(ctx).await?;
             serde_json::to_value(output).map_err(|e| {

@@ -486,7 +486,7 @@ impl Control {
     #[inngest::function(id = "debounced", event = "flow/debounced")]
     #[inngest::debounce(period = "1s")]
     async fn debounced(&self, ctx: Ctx) -> inngest::Result<Value> {
-        Ok(json!({ "n": ctx.event.data["n"], "events": ctx.events.len() }))
+        Ok(json!({ "n": ctx.event.data["n"], "events": ctx.event_count() }))
     }
 
     /// Events every few hundred ms keep resetting the 1 s period; `timeout` caps the wait.
@@ -499,7 +499,11 @@ impl Control {
     #[inngest::function(id = "batched", event = "flow/batched")]
     #[inngest::batch(max_size = 3, timeout = "1s")]
     async fn batched(&self, ctx: Ctx) -> inngest::Result<Value> {
-        let ns: Vec<Value> = ctx.events.iter().map(|e| e.data["n"].clone()).collect();
+        let ns: Vec<Value> = ctx
+            .events()?
+            .into_iter()
+            .map(|e| e.data["n"].clone())
+            .collect();
         Ok(json!(ns))
     }
 

@@ -69,6 +69,15 @@ impl Jobs {
         Ok(ctx.event.data.id)
     }
 
+    /// Reads the whole batch: the events after the first are decoded only here.
+    #[inngest::on_event("order.batched", id = "batch-ids")]
+    async fn batch_ids(&self, ctx: Ctx<Order>) -> inngest::Result<Value> {
+        self.effects.runs.fetch_add(1, Ordering::SeqCst);
+        let count = ctx.event_count();
+        let ids: Vec<u64> = ctx.events()?.into_iter().map(|e| e.data.id).collect();
+        Ok(json!({ "count": count, "first": ctx.event.data.id, "ids": ids }))
+    }
+
     #[inngest::on_event("test/panic", id = "panics")]
     async fn panics(&self, _ctx: Ctx) -> inngest::Result<()> {
         panic!("the function body panicked")
@@ -205,6 +214,54 @@ async fn a_payload_that_does_not_fit_fails_without_retries_naming_the_field() {
     let good = json!({"name": "order.created", "data": {"id": 7, "lines": []}});
     let (status, _, body) = call(&app, "shop-typed", &execution(good, json!({}))).await;
     assert_eq!((status, body), (StatusCode::OK, json!(7)));
+}
+
+#[tokio::test]
+async fn the_first_event_is_decoded_before_the_run_and_the_rest_of_a_batch_on_demand() {
+    let effects = Arc::new(Effects::default());
+    let app = dev_app(Arc::clone(&effects), Module::new("x")).await;
+    let order = |id: u64, qty: Value| json!({"name": "order.batched", "data": {"id": id, "lines": [{"sku": "a", "qty": qty}]}});
+    let mut body = execution(order(1, json!(1)), json!({}));
+    body["events"] = json!([order(1, json!(1)), order(2, json!(2)), order(3, json!(3))]);
+    let (status, _, reply) = call(&app, "shop-batch-ids", &body).await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    assert_eq!(reply, json!({ "count": 3, "first": 1, "ids": [1, 2, 3] }));
+
+    // A misfit after the first event surfaces when the function asks for the batch: it
+    // started (runs counts it) and fails without retries, naming the event and the field.
+    body["events"] = json!([order(1, json!(1)), order(2, json!("two"))]);
+    let (status, headers, reply) = call(&app, "shop-batch-ids", &body).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{reply}");
+    assert_eq!(headers["x-inngest-no-retry"], "true");
+    let message = reply["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("event 1 (`order.batched`)") && message.contains("`data.lines[0].qty`"),
+        "{message}"
+    );
+    assert_eq!(effects.runs.load(Ordering::SeqCst), 2);
+
+    // A sender that gives only `event` (no `events`) runs the function with it.
+    let lone = json!({"event": order(9, json!(1)), "steps": {}, "ctx": {"run_id": "01RUN"}});
+    let (status, _, reply) = call(&app, "shop-batch-ids", &lone).await;
+    assert_eq!(
+        (status, reply),
+        (
+            StatusCode::OK,
+            json!({ "count": 1, "first": 9, "ids": [9] })
+        )
+    );
+
+    // …and a lone `event` that is not an event is a malformed request, not a run.
+    let (status, headers, reply) = call(
+        &app,
+        "shop-batch-ids",
+        &json!({"event": 5, "ctx": {"run_id": "01RUN"}}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{reply}");
+    assert_eq!(headers["x-inngest-no-retry"], "true");
+    assert_eq!(reply["name"], "MalformedRequest");
+    assert_eq!(effects.runs.load(Ordering::SeqCst), 3);
 }
 
 #[tokio::test]

@@ -274,7 +274,7 @@ impl Peer {
     #[inngest::on_event("test/fc-d", id = "fc-batch")]
     #[inngest::batch(max_size = 10, timeout = "2s")]
     async fn fc_batch(&self, ctx: Ctx) -> inngest::Result<Value> {
-        Ok(json!({ "n": ctx.events.len() }))
+        Ok(json!({ "n": ctx.event_count() }))
     }
 
     /// 13: cancellable by `test/cancel`.

@@ -73,11 +73,11 @@ impl AnalyticsIngest {
         Self { store }
     }
 
-    /// `ctx.events` holds the whole batch (`ctx.event` is its first event).
+    /// `ctx.events()` decodes the whole batch (`ctx.event` is its first event).
     #[inngest::on_event("analytics.tracked", id = "analytics-batch")]
     #[inngest::batch(max_size = 100, timeout = "5s")]
     async fn ingest(&self, ctx: Ctx<Tracked>) -> inngest::Result<BatchSummary> {
-        let rows: Vec<Tracked> = ctx.events.iter().map(|event| event.data.clone()).collect();
+        let rows: Vec<Tracked> = ctx.events()?.into_iter().map(|event| event.data).collect();
         let users: BTreeSet<&str> = rows.iter().map(|row| row.user_id.as_str()).collect();
         let store = &self.store;
         let rows_ref = &rows;
@@ -86,7 +86,7 @@ impl AnalyticsIngest {
             .run("store", || async move { Ok(store.append(rows_ref)) })
             .await?;
         Ok(BatchSummary {
-            n: ctx.events.len(),
+            n: rows.len(),
             users: users.len(),
             stored,
         })

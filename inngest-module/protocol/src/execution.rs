@@ -142,6 +142,31 @@ impl Memo {
         Memo::Data(value.clone())
     }
 
+    /// Reads a memo value it owns, moving the inner value out instead of copying it.
+    ///
+    /// ```
+    /// use inngest_protocol::Memo;
+    /// use serde_json::json;
+    /// assert_eq!(Memo::from_value(json!({"error": "x"})), Memo::Error(json!("x")));
+    /// assert_eq!(Memo::from_value(json!({"data": 1, "b": 2})), Memo::Data(json!({"data": 1, "b": 2})));
+    /// ```
+    pub fn from_value(value: Value) -> Memo {
+        match value {
+            Value::Object(mut map) if map.len() == 1 => {
+                if let Some(data) = map.remove("data") {
+                    Memo::Data(data)
+                } else if let Some(error) = map.remove("error") {
+                    Memo::Error(error)
+                } else if let Some(input) = map.remove("input") {
+                    Memo::Input(input)
+                } else {
+                    Memo::Data(Value::Object(map))
+                }
+            }
+            other => Memo::Data(other),
+        }
+    }
+
     /// The value stored for this memo: `{"data": X}`, `{"error": E}` or `{"input": I}`.
     pub fn to_value(&self) -> Value {
         let (key, inner) = match self {

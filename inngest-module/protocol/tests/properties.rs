@@ -698,8 +698,10 @@ proptest! {
     /// Round trip: a memo encodes to `{data|error|input: X}` and parses back equal.
     #[test]
     fn memos_round_trip(memo in memo(), other in json()) {
-        prop_assert_eq!(Memo::parse(&memo.to_value()), memo);
-        let _ = Memo::parse(&other);
+        prop_assert_eq!(Memo::parse(&memo.to_value()), memo.clone());
+        prop_assert_eq!(Memo::from_value(memo.to_value()), memo);
+        // Reading an owned value and reading a borrowed one agree on any JSON.
+        prop_assert_eq!(Memo::from_value(other.clone()), Memo::parse(&other));
     }
 
     /// Any JSON: events and the Event API's answer decode or fail cleanly; a decoded event

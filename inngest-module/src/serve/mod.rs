@@ -20,17 +20,14 @@ use axum::http::header::{CONTENT_TYPE, USER_AGENT};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::Response;
 use framework::config::TrustedProxy;
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
-use crate::engine::{Execution, SharedState, drive};
+use crate::engine::{Execution, RawMemo, SharedState, drive};
 use crate::error::Error;
 use crate::function::{RawEvent, RawInput};
-
-/// An execution request as the SDK reads it: event payloads stay JSON text until the
-/// handler decodes them into its own type.
-type SdkRequest = ExecutionRequest<RawEvent>;
 use crate::hooks::{RunInfo, RunStatus, StepInfo};
-use crate::protocol::{self, ExecutionRequest, headers};
+use crate::protocol::{self, headers};
 use crate::registry::Registry;
 use crate::signature;
 use crate::step::Step;
@@ -239,6 +236,51 @@ const SDK_HEADERS: [(HeaderName, HeaderValue); 4] = [
 const ENV: HeaderName = HeaderName::from_static(headers::ENV);
 const SIGNATURE: HeaderName = HeaderName::from_static(headers::SIGNATURE);
 
+/// An execution request as the SDK reads it ([`protocol::ExecutionRequest`] is the whole
+/// shape). Payloads stay JSON text: an event's data until the handler decodes it into its
+/// own type, a memoized value until the run reaches its step. `event` repeats the first of
+/// `events`, so it is only checked to be JSON, and read when `events` is empty.
+#[derive(serde::Deserialize)]
+struct SdkRequest {
+    #[serde(default)]
+    event: Option<Box<RawValue>>,
+    #[serde(default)]
+    events: Vec<RawEvent>,
+    #[serde(default)]
+    steps: RawMemo,
+    #[serde(default)]
+    ctx: SdkContext,
+    /// Deprecated top-level `use_api`.
+    #[serde(default)]
+    use_api: bool,
+}
+
+/// The part of `ctx` ([`protocol::RequestContext`]) the SDK acts on; the server's own ids
+/// (queue item, job, generation, …) are skipped unread.
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+struct SdkContext {
+    attempt: u32,
+    disable_immediate_execution: bool,
+    max_attempts: Option<u32>,
+    run_id: String,
+    use_api: bool,
+}
+
+impl SdkRequest {
+    /// The run's events: `events`, or the lone `event` of a sender that omits `events`.
+    fn take_events(&mut self) -> Result<Vec<RawEvent>, serde_json::Error> {
+        if !self.events.is_empty() {
+            return Ok(std::mem::take(&mut self.events));
+        }
+        let event = match self.event.take() {
+            Some(raw) => serde_json::from_str(raw.get())?,
+            None => RawEvent::default(),
+        };
+        Ok(vec![event])
+    }
+}
+
 #[derive(Default)]
 struct Query {
     fn_id: Option<String>,
@@ -315,14 +357,7 @@ async fn execute(
     };
     let mut request: SdkRequest = match serde_json::from_slice(body) {
         Ok(request) => request,
-        Err(error) => {
-            let reply = Reply::json(
-                StatusCode::BAD_REQUEST,
-                &json!({ "name": "MalformedRequest", "message": format!("the execution request is not valid JSON of the expected shape: {error}") }),
-            )
-            .header(headers::NO_RETRY, "true");
-            return (reply, key);
-        }
+        Err(error) => return (malformed(&error), key),
     };
     if (request.ctx.use_api || request.use_api)
         && let Err(message) = hydrate(registry, &mut request).await
@@ -342,10 +377,39 @@ async fn execute(
                 .map(String::from)
         })
         .filter(|step| step != "step" && !step.is_empty());
-    (
-        run(registry, fn_id, entry, request, target, request_headers).await,
-        key,
+    let events = match request.take_events() {
+        Ok(events) => events,
+        Err(error) => return (malformed(&error), key),
+    };
+    let run_request = RunRequest {
+        fn_id,
+        entry,
+        events,
+        memo: request.steps,
+        ctx: request.ctx,
+        target,
+    };
+    (run(registry, run_request, request_headers).await, key)
+}
+
+/// `400 MalformedRequest`: the body is not an execution request.
+fn malformed(error: &serde_json::Error) -> Reply {
+    Reply::json(
+        StatusCode::BAD_REQUEST,
+        &json!({ "name": "MalformedRequest", "message": format!("the execution request is not valid JSON of the expected shape: {error}") }),
     )
+    .header(headers::NO_RETRY, "true")
+}
+
+/// What one execution runs: the function, the run's events and memo, and the step
+/// `stepId` targets.
+struct RunRequest<'a> {
+    fn_id: &'a str,
+    entry: &'a crate::registry::Entry,
+    events: Vec<RawEvent>,
+    memo: RawMemo,
+    ctx: SdkContext,
+    target: Option<String>,
 }
 
 /// Fetches events and memoized steps when the payload was too large to send inline.
@@ -395,32 +459,34 @@ async fn hydrate(registry: &Registry, request: &mut SdkRequest) -> Result<(), St
     let steps = fetch("actions").await?;
     request.events =
         serde_json::from_slice(&events).map_err(|e| format!("run events from the API: {e}"))?;
-    request.event = request.events.first().cloned().unwrap_or_default();
     request.steps =
         serde_json::from_slice(&steps).map_err(|e| format!("run steps from the API: {e}"))?;
     Ok(())
 }
 
-async fn run(
-    registry: &Registry,
-    fn_id: &str,
-    entry: &crate::registry::Entry,
-    request: SdkRequest,
-    target: Option<String>,
-    request_headers: &HeaderMap,
-) -> Reply {
+async fn run(registry: &Registry, request: RunRequest<'_>, request_headers: &HeaderMap) -> Reply {
+    let RunRequest {
+        fn_id,
+        entry,
+        events,
+        memo,
+        ctx,
+        target,
+    } = request;
     let hooks = registry.hooks();
     // Shared with the step tools (step start hooks) without a copy per request.
     let info = Arc::new(RunInfo {
         function_id: fn_id.to_string(),
-        run_id: request.ctx.run_id.clone(),
-        attempt: request.ctx.attempt,
+        run_id: ctx.run_id.clone(),
+        attempt: ctx.attempt,
     });
     let span = match registry.trace() {
         Some(settings) => {
-            let event = request.events.first().unwrap_or(&request.event);
             // Decoded here only for the trace context it may carry.
-            let data: Value = serde_json::from_str(event.data.get()).unwrap_or_default();
+            let data: Value = events
+                .first()
+                .and_then(|event| serde_json::from_str(event.data.get()).ok())
+                .unwrap_or_default();
             crate::trace::run_span(settings, &info, &data, request_headers)
         }
         None => tracing::Span::none(),
@@ -437,24 +503,24 @@ async fn run(
         started,
         armed: true,
     };
-    let mut request = request;
-    let state = SharedState::new(&mut request, target, entry.max_attempts);
+    let state = SharedState::new(
+        memo,
+        target,
+        !ctx.disable_immediate_execution,
+        ctx.attempt,
+        ctx.max_attempts.unwrap_or(entry.max_attempts),
+    );
     let step = Step::new(
         state.clone(),
         Arc::clone(&registry.service),
         registry.options.app_id.as_str().into(),
         Arc::clone(&info),
     );
-    let events = if request.events.is_empty() {
-        vec![std::mem::take(&mut request.event)]
-    } else {
-        std::mem::take(&mut request.events)
-    };
     let input = RawInput {
         events,
         step,
-        run_id: request.ctx.run_id.clone(),
-        attempt: request.ctx.attempt,
+        run_id: ctx.run_id,
+        attempt: ctx.attempt,
     };
     let execution = drive(state, (entry.handler)(input))
         .instrument(span.clone())
