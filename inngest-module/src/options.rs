@@ -611,6 +611,11 @@ impl InngestOptions {
                 "this build has no monitoring module: turn on the feature `monitoring` of `inngest-module` (on by default), or set it to false".to_string(),
             ));
         }
+        // The HTTP client is built on first use; a wrong private-CA file is reported now.
+        #[cfg(feature = "tls")]
+        if let Err(error) = crate::protocol::client::cert_file_roots() {
+            problems.push(("tls", error.to_string()));
+        }
         if self.app_id.trim().is_empty() {
             problems.push((
                 "app_id",

@@ -735,3 +735,44 @@ async fn large_sends_are_split_into_batches() {
         .unwrap_or_default();
     assert_eq!(sizes, [2, 2, 1]);
 }
+
+#[tokio::test]
+#[cfg(feature = "tls")]
+async fn a_wrong_ssl_cert_file_stops_start_up_naming_it() {
+    // `SSL_CERT_FILE` is read from the process environment, so the start-up runs in a child
+    // process (this test binary again, running the ignored test below).
+    let output = tokio::task::spawn_blocking(|| {
+        std::process::Command::new(std::env::current_exe().expect("test binary"))
+            .args([
+                "--exact",
+                "start_up_with_the_process_environment",
+                "--ignored",
+                "--nocapture",
+            ])
+            .env("SSL_CERT_FILE", "/nonexistent/private-ca.pem")
+            .output()
+            .expect("the child runs")
+    })
+    .await
+    .expect("joined");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("start-up: error")
+            && stdout.contains("inngest.tls: SSL_CERT_FILE names `/nonexistent/private-ca.pem`, which cannot be read"),
+        "{stdout}"
+    );
+}
+
+/// The child side of the test above: builds an app and prints how start-up went.
+#[tokio::test]
+#[ignore = "run by a_wrong_ssl_cert_file_stops_start_up_naming_it in a child process"]
+async fn start_up_with_the_process_environment() {
+    let built = TestingModule::new(Module::new("app").import(InngestModule::from_config()))
+        .config("[inngest]\napp_id = \"shop\"\ndev = true")
+        .build()
+        .await;
+    match built {
+        Ok(_) => println!("start-up: ok"),
+        Err(error) => println!("start-up: error {error}"),
+    }
+}
