@@ -14,7 +14,6 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
@@ -193,16 +192,13 @@ pub(crate) enum Execution {
     },
 }
 
-/// The user's future, with panics caught.
-type UserFuture<'a> =
-    Pin<Box<dyn Future<Output = std::thread::Result<Result<Value, Error>>> + Send + 'a>>;
-
 /// Drives `future` (the user's function) under the engine's rules.
 pub(crate) async fn drive<F>(state: SharedState, future: F) -> Execution
 where
     F: Future<Output = Result<Value, Error>> + Send,
 {
-    let mut future: UserFuture<'_> = Box::pin(AssertUnwindSafe(future).catch_unwind());
+    // Pinned in place: the handler's future is already boxed once.
+    let mut future = std::pin::pin!(AssertUnwindSafe(future).catch_unwind());
     std::future::poll_fn(move |cx| decide(&state, future.as_mut().poll(cx), cx)).await
 }
 
