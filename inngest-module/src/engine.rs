@@ -64,6 +64,8 @@ pub(crate) struct RunState {
     allowed: Option<String>,
     executing: bool,
     outcome: Option<StepOutcome>,
+    /// Hashed ids whose memo a step read, when tracked (the testing kit's unused stubs).
+    memo_hits: Option<Vec<String>>,
 }
 
 /// A shared handle on the run state.
@@ -92,6 +94,7 @@ impl SharedState {
             allowed: None,
             executing: false,
             outcome: None,
+            memo_hits: None,
         })))
     }
 
@@ -116,9 +119,25 @@ impl SharedState {
         }
     }
 
+    /// Records from now on which memoized values steps read ([`SharedState::memo_hits`]).
+    pub(crate) fn track_memo_hits(&self) {
+        self.lock().memo_hits = Some(Vec::new());
+    }
+
+    /// The hashed ids whose memo a step read, if tracked.
+    pub(crate) fn memo_hits(&self) -> Vec<String> {
+        self.lock().memo_hits.take().unwrap_or_default()
+    }
+
     /// The memoized value of a step, decoded.
     pub(crate) fn memo(&self, hash: &str) -> Option<Memo> {
-        let state = self.lock();
+        let mut state = self.lock();
+        let state = &mut *state;
+        if let Some(hits) = state.memo_hits.as_mut()
+            && state.memo.contains_key(hash)
+        {
+            hits.push(hash.to_string());
+        }
         // The text was valid JSON when the request was parsed, so this decode succeeds.
         let value: Value = serde_json::from_str(state.memo.get(hash)?.get()).ok()?;
         Some(Memo::from_value(value)).filter(|memo| !matches!(memo, Memo::Input(_)))

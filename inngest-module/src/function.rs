@@ -514,7 +514,7 @@ impl std::fmt::Debug for Function {
     }
 }
 
-fn typed_handler<T, R, F, Fut>(handler: F) -> Handler
+pub(crate) fn typed_handler<T, R, F, Fut>(handler: F) -> Handler
 where
     T: DeserializeOwned + Send + 'static,
     R: Serialize,

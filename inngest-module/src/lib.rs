@@ -57,6 +57,7 @@ mod registry;
 mod serve;
 mod service;
 mod step;
+pub mod testing;
 mod trace;
 
 /// The wire protocol, typed once ([`inngest_protocol`]): execution requests, ops, the

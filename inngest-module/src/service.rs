@@ -125,6 +125,24 @@ impl SentEvents {
             .unwrap_or_default()
     }
 
+    /// Forgets the events sent so far, e.g. between the steps of a test.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// use inngest_module::{Event, InngestService};
+    /// let (service, sent) = InngestService::recording("shop");
+    /// service.send(Event::new("a", serde_json::json!({}))).await.unwrap();
+    /// sent.clear();
+    /// service.send(Event::new("b", serde_json::json!({}))).await.unwrap();
+    /// assert_eq!(sent.names(), ["b"]);
+    /// # });
+    /// ```
+    pub fn clear(&self) {
+        if let Ok(mut events) = self.0.lock() {
+            events.clear();
+        }
+    }
+
     /// Names of the events sent so far.
     pub fn names(&self) -> Vec<String> {
         self.all()
