@@ -87,6 +87,50 @@ impl InngestModule {
         Self::with_section().provider(Provider::async_factory(factory))
     }
 
+    /// A stand-in for `InngestModule` in tests of modules that send events (the
+    /// `InngestTestingModule` of nestjs-inngest):
+    /// - it reads the `[inngest]` section, so the app's own config files load in a test
+    ///   (`inngest.health` / `inngest.monitoring` are read but mount nothing);
+    /// - every module injects a recording [`InngestService`]: sends are kept, not sent;
+    /// - [`SentEvents`](crate::SentEvents) is a provider, to look at what was sent.
+    ///
+    /// It serves no functions; run those with [`testing::TestRun`](crate::testing::TestRun).
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// use framework::{Module, TestingModule};
+    /// use inngest_module::{Event, InngestModule, InngestService, SentEvents};
+    ///
+    /// let app = TestingModule::new(Module::new("app").import(InngestModule::for_test()))
+    ///     .config("[inngest]\napp_id = \"shop\"\n[inngest.health]\nenabled = true")
+    ///     .build()
+    ///     .await
+    ///     .unwrap();
+    /// let service = app.get::<InngestService>().unwrap();
+    /// service.send(Event::new("order.created", serde_json::json!({}))).await.unwrap();
+    /// assert_eq!(app.get::<SentEvents>().unwrap().names(), ["order.created"]);
+    /// # });
+    /// ```
+    pub fn for_test() -> Module {
+        Module::new(MODULE_NAME)
+            .global()
+            .config::<InngestOptions>(MODULE_NAME)
+            .provider(Provider::factory(|config: Config<InngestOptions>| {
+                config.get()
+            }))
+            .provider(Provider::factory(|(): ()| {
+                crate::service::SentEvents::default()
+            }))
+            .provider(Provider::factory(
+                |(options, sent): (Arc<InngestOptions>, Arc<crate::service::SentEvents>)| {
+                    InngestService::recording_into(options, &sent)
+                },
+            ))
+            .export::<InngestService>()
+            .export::<InngestOptions>()
+            .export::<crate::service::SentEvents>()
+    }
+
     /// The options come from config: `inngest.health.enabled` and
     /// `inngest.monitoring.enabled` decide the companion modules (an async factory cannot
     /// change the module graph, which is fixed before any provider is built).

@@ -181,9 +181,14 @@ impl InngestService {
     pub fn recording(app_id: &str) -> (Arc<Self>, SentEvents) {
         let sent = SentEvents::default();
         let options = Arc::new(InngestOptions::new(app_id).dev());
+        (Arc::new(Self::recording_into(options, &sent)), sent)
+    }
+
+    /// A service with `options` that records what is sent into `sent`.
+    pub(crate) fn recording_into(options: Arc<InngestOptions>, sent: &SentEvents) -> Self {
         let mut service = Self::new(options);
         service.transport = Transport::Recording(Arc::clone(&sent.0));
-        (Arc::new(service), sent)
+        service
     }
 
     /// Routes every later send to `sink` (the embedded executor) instead of the Event API.
