@@ -429,6 +429,8 @@ pub struct Ctx<T = Value> {
     /// Every event of the run as it arrived; [`Ctx::events`] decodes them on demand, so a
     /// function that reads only `event` decodes one payload per request.
     batch: Vec<RawEvent>,
+    /// The data field where senders put their trace context (`inngest.tracing`).
+    context_field: Option<Arc<str>>,
 }
 
 impl<T: DeserializeOwned> Ctx<T> {
@@ -448,7 +450,11 @@ impl<T: DeserializeOwned> Ctx<T> {
         self.batch
             .iter()
             .enumerate()
-            .map(|(index, raw)| typed_event(raw, || describe_event(index, raw)))
+            .map(|(index, raw)| {
+                typed_event(raw, self.context_field.as_deref(), || {
+                    describe_event(index, raw)
+                })
+            })
             .collect()
     }
 
@@ -489,6 +495,9 @@ pub(crate) type RawEvent = Event<Box<serde_json::value::RawValue>>;
 /// The raw input the engine gives a handler.
 pub(crate) struct RawInput {
     pub events: Vec<RawEvent>,
+    /// The data field where senders put their trace context, dropped from data that does
+    /// not fit the handler's type with it.
+    pub context_field: Option<Arc<str>>,
     pub step: Step,
     pub run_id: String,
     pub attempt: u32,
@@ -531,13 +540,16 @@ where
                 .events
                 .first()
                 .ok_or_else(|| Error::non_retriable("the request carries no event"))?;
-            let event: Event<T> = typed_event(first, || describe_event(0, first))?;
+            let context_field = input.context_field;
+            let event: Event<T> =
+                typed_event(first, context_field.as_deref(), || describe_event(0, first))?;
             let ctx = Ctx {
                 event,
                 step: input.step,
                 run_id: input.run_id,
                 attempt: input.attempt,
                 batch: input.events,
+                context_field,
             };
             let output = handler(ctx).await?;
             serde_json::to_value(output).map_err(|e| {
@@ -550,14 +562,19 @@ where
 
 /// An event with its data decoded as `T`; a payload that does not fit is a non-retriable
 /// error naming the field.
+///
+/// A sender with tracing on adds its trace context to the data (`context_field`). That
+/// field is not part of the payload: when the data does not fit `T` with it (a type with
+/// `#[serde(deny_unknown_fields)]`), it is decoded again without it.
 fn typed_event<T: DeserializeOwned>(
     raw: &RawEvent,
+    context_field: Option<&str>,
     what: impl FnOnce() -> String,
 ) -> Result<Event<T>, Error> {
     let data: T = match serde_json::from_str(raw.data.get()) {
         Ok(data) => data,
-        // Only a payload that does not fit pays for locating the field.
-        Err(_) => return Err(misfit::<T>(raw, what)),
+        // Only a payload that does not fit pays for the second look.
+        Err(_) => decode_slowly(raw, context_field, what)?,
     };
     Ok(Event {
         name: raw.name.clone(),
@@ -569,15 +586,34 @@ fn typed_event<T: DeserializeOwned>(
     })
 }
 
-/// Why `raw`'s payload is not a `T`, naming the field (`data.<path>`).
-fn misfit<T: DeserializeOwned>(raw: &RawEvent, what: impl FnOnce() -> String) -> Error {
-    let value: Value = match serde_json::from_str(raw.data.get()) {
+/// Decodes data that did not fit at first: without the trace-context field, and else
+/// locating the field that does not fit.
+fn decode_slowly<T: DeserializeOwned>(
+    raw: &RawEvent,
+    context_field: Option<&str>,
+    what: impl FnOnce() -> String,
+) -> Result<T, Error> {
+    let mut value: Value = match serde_json::from_str(raw.data.get()) {
         Ok(value) => value,
         Err(error) => {
-            return Error::non_retriable(format!("{} is not JSON: {error}", what()));
+            return Err(Error::non_retriable(format!(
+                "{} is not JSON: {error}",
+                what()
+            )));
         }
     };
-    match serde_path_to_error::deserialize::<_, T>(&value) {
+    if let (Some(field), Value::Object(map)) = (context_field, &mut value)
+        && map.remove(field).is_some()
+        && let Ok(data) = T::deserialize(&value)
+    {
+        return Ok(data);
+    }
+    Err(misfit::<T>(&value, what))
+}
+
+/// The error for data that does not fit `T`, naming the field.
+fn misfit<T: DeserializeOwned>(value: &Value, what: impl FnOnce() -> String) -> Error {
+    match serde_path_to_error::deserialize::<_, T>(value) {
         Ok(_) => Error::non_retriable(format!("{} could not be decoded", what())),
         Err(error) => {
             let path = error.path().to_string();
@@ -656,7 +692,8 @@ mod tests {
 
     #[test]
     fn a_payload_is_decoded_from_its_text_into_the_handlers_type() {
-        let event: Event<Order> = typed_event(&raw(r#"{"count":3}"#), String::new).expect("fits");
+        let event: Event<Order> =
+            typed_event(&raw(r#"{"count":3}"#), None, String::new).expect("fits");
         assert_eq!(
             (event.data.count, event.name.as_str()),
             (3, "order.created")
@@ -666,7 +703,7 @@ mod tests {
 
     #[test]
     fn a_payload_that_does_not_fit_names_the_field() {
-        let error = typed_event::<Order>(&raw(r#"{"count":"three"}"#), || {
+        let error = typed_event::<Order>(&raw(r#"{"count":"three"}"#), None, || {
             "event `order.created`".into()
         })
         .expect_err("does not fit");
@@ -674,11 +711,44 @@ mod tests {
             error.to_string(),
             "NonRetriableError: event `order.created` does not fit the expected type at `data.count`: invalid type: string \"three\", expected u32"
         );
-        let error = typed_event::<Order>(&raw("{}"), || "the event".into()).expect_err("missing");
+        let error =
+            typed_event::<Order>(&raw("{}"), None, || "the event".into()).expect_err("missing");
         assert!(
             error.to_string().contains(
                 "the event does not fit the expected type at `data`: missing field `count`"
             ),
+            "{error}"
+        );
+    }
+
+    /// A strict payload type.
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Strict {
+        count: u32,
+    }
+
+    #[test]
+    fn a_senders_trace_context_does_not_break_a_strict_payload_type() {
+        let traced = raw(
+            r#"{"count":3,"traceContext":{"traceparent":"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}}"#,
+        );
+        let event: Event<Strict> =
+            typed_event(&traced, Some("traceContext"), String::new).expect("fits without it");
+        assert_eq!(event.data.count, 3);
+        // Without the field's name it is an unknown field, as serde says.
+        let error =
+            typed_event::<Strict>(&traced, None, || "the event".into()).expect_err("strict");
+        assert!(
+            error.to_string().contains("unknown field `traceContext`"),
+            "{error}"
+        );
+        // Another unknown field is still reported, by name, once the context is gone.
+        let other = raw(r#"{"count":3,"traceContext":{},"colour":"red"}"#);
+        let error = typed_event::<Strict>(&other, Some("traceContext"), || "the event".into())
+            .expect_err("still strict");
+        assert!(
+            error.to_string().contains("unknown field `colour`"),
             "{error}"
         );
     }

@@ -42,6 +42,9 @@ pub struct Registry {
     pub(crate) discovery: Arc<Discovery>,
     executor: ExecutorKind,
     served: OnceLock<Served>,
+    /// `inngest.tracing.context_field`: dropped from event data that does not fit the
+    /// handler's type with it.
+    pub(crate) context_field: Arc<str>,
     last_sync: std::sync::Mutex<Option<SyncInfo>>,
     trace: Option<crate::trace::TraceSettings>,
 }
@@ -64,7 +67,9 @@ impl Registry {
     ) -> Self {
         let trace = crate::trace::TraceSettings::new(&options.tracing, telemetry_enabled);
         service.set_trace(trace.clone());
+        let context_field = options.tracing.context_field.as_str().into();
         Self {
+            context_field,
             options,
             service,
             discovery,

@@ -169,6 +169,7 @@ impl TestRun {
             "test-function",
             "test-app",
             max_attempts,
+            Some("traceContext".into()),
         )
         .await
     }
@@ -208,7 +209,13 @@ impl TestRun {
             .retries
             .map_or(entry.max_attempts, |retries| retries + 1);
         Ok(self
-            .drive(&entry.handler, &composite, &app_id, max_attempts)
+            .drive(
+                &entry.handler,
+                &composite,
+                &app_id,
+                max_attempts,
+                Some(Arc::clone(&registry.context_field)),
+            )
             .await)
     }
 
@@ -218,6 +225,7 @@ impl TestRun {
         function_id: &str,
         app_id: &str,
         max_attempts: u32,
+        context_field: Option<Arc<str>>,
     ) -> TestOutcome {
         let (service, sent) = InngestService::recording(app_id);
         let stub_ids: HashMap<String, String> = self
@@ -243,6 +251,7 @@ impl TestRun {
                     app_id: app_id.into(),
                     function_id,
                     events,
+                    context_field,
                     max_attempts,
                 };
                 self.replay_until_the_end(&context, &mut replay, |hits| {
@@ -296,6 +305,7 @@ impl TestRun {
             );
             let input = RawInput {
                 events: context.events.clone(),
+                context_field: context.context_field.clone(),
                 step,
                 run_id: self.run_id.clone(),
                 attempt,
@@ -400,6 +410,7 @@ struct ReplayContext<'a> {
     app_id: Arc<str>,
     function_id: &'a str,
     events: Vec<RawEvent>,
+    context_field: Option<Arc<str>>,
     max_attempts: u32,
 }
 
@@ -583,4 +594,170 @@ pub enum TestError {
         /// The composite ids served.
         served: Vec<String>,
     },
+    /// The app runs its functions on an Inngest server, not on the embedded executor.
+    #[error(
+        "the app has no embedded executor: it is configured for an Inngest server (unset `dev` / `base_url`, or set `executor = \"embedded\"`)"
+    )]
+    NoEmbeddedExecutor,
+    /// No run has this id.
+    #[error("no run `{0}` exists")]
+    NoSuchRun(String),
+    /// A wait timed out.
+    #[error("timed out after {after:?} waiting for {what}")]
+    Timeout {
+        /// What was awaited.
+        what: String,
+        /// How long (by tokio's clock).
+        after: std::time::Duration,
+    },
+    /// The executor failed to answer.
+    #[cfg(feature = "embedded")]
+    #[error(transparent)]
+    Executor(#[from] crate::executor::ExecutorError),
+}
+
+/// Integration-test helpers on the embedded executor of a started app: the run an event
+/// started, waiting until a run reaches a step, waiting until it finishes (feature
+/// `embedded`).
+///
+/// Waits poll the executor every 20 ms by tokio's clock: with the executor on that clock
+/// (`.override_provider(Provider::value(ExecutorClock::tokio()))`) and
+/// `#[tokio::test(start_paused = true)]`, sleeps, timeouts and these waits take no real
+/// time.
+///
+/// ```no_run
+/// # async fn f(app: framework::RunningApp, service: std::sync::Arc<inngest_module::InngestService>) -> Result<(), Box<dyn std::error::Error>> {
+/// use std::time::Duration;
+/// use inngest_module::Event;
+/// use inngest_module::testing::TestExecutor;
+///
+/// let executor = TestExecutor::of(app.container())?;
+/// let ids = service.send(Event::new("user.signed_up", serde_json::json!({"id": "u1"}))).await?;
+/// let run = executor.run_for_event(&ids[0], Duration::from_secs(5)).await?;
+/// // Send the event a wait expects only once the run waits for it.
+/// executor.wait_until_step(&run.run_id, "wait-verified", Duration::from_secs(5)).await?;
+/// service.send(Event::new("user.email_verified", serde_json::json!({"id": "u1"}))).await?;
+/// let done = executor.wait_until_finished(&run.run_id, Duration::from_secs(60)).await?;
+/// assert!(done.status.is_final());
+/// # Ok(()) }
+/// ```
+#[cfg(feature = "embedded")]
+#[derive(Clone)]
+pub struct TestExecutor {
+    executor: crate::Executor,
+}
+
+#[cfg(feature = "embedded")]
+impl TestExecutor {
+    /// The embedded executor of the app whose container this is (`app.container()`).
+    pub fn of(container: &framework::Container) -> Result<Self, TestError> {
+        let embedded = container
+            .get::<crate::EmbeddedExecutor>()
+            .map_err(|_| TestError::NoInngestModule)?;
+        let executor = embedded
+            .executor()
+            .cloned()
+            .ok_or(TestError::NoEmbeddedExecutor)?;
+        Ok(Self { executor })
+    }
+
+    /// The executor itself (runs, events, the runs API).
+    pub fn executor(&self) -> &crate::Executor {
+        &self.executor
+    }
+
+    /// The first run `event_id` started. Routing is part of a send, so a run exists once
+    /// `send` returns; this waits only for an event sent from elsewhere (a step, a cron).
+    pub async fn run_for_event(
+        &self,
+        event_id: &str,
+        timeout: std::time::Duration,
+    ) -> Result<crate::executor::RunView, TestError> {
+        let filter = crate::executor::RunFilter {
+            event: Some(event_id.to_string()),
+            ..crate::executor::RunFilter::default()
+        };
+        self.poll(
+            &format!("a run started by event {event_id}"),
+            timeout,
+            || async {
+                let mut runs = self.executor.runs(&filter).await?;
+                Ok(runs.pop())
+            },
+        )
+        .await
+    }
+
+    /// Waits until run `run_id` has reached step `step` (the step's id as the function
+    /// wrote it): it ran, or the run sleeps or waits there. Returns the run with its steps.
+    pub async fn wait_until_step(
+        &self,
+        run_id: &str,
+        step: &str,
+        timeout: std::time::Duration,
+    ) -> Result<crate::executor::RunView, TestError> {
+        self.poll(
+            &format!("step `{step}` of run {run_id}"),
+            timeout,
+            || async {
+                let run = self.executor.run(run_id).await?;
+                Ok(run.filter(|run| {
+                    run.steps
+                        .as_deref()
+                        .unwrap_or_default()
+                        .iter()
+                        .any(|record| record.name == step)
+                }))
+            },
+        )
+        .await
+    }
+
+    /// Waits until run `run_id` has finished (completed, failed or cancelled). Returns the
+    /// run with its steps.
+    pub async fn wait_until_finished(
+        &self,
+        run_id: &str,
+        timeout: std::time::Duration,
+    ) -> Result<crate::executor::RunView, TestError> {
+        let run = self
+            .executor
+            .wait_for_run(run_id, timeout)
+            .await?
+            .ok_or_else(|| TestError::NoSuchRun(run_id.to_string()))?;
+        if run.status.is_final() {
+            Ok(run)
+        } else {
+            Err(TestError::Timeout {
+                what: format!("run {run_id} to finish (it is {:?})", run.status),
+                after: timeout,
+            })
+        }
+    }
+
+    /// Polls `probe` every 20 ms (tokio's clock) until it gives a value or `timeout` passes.
+    async fn poll<T, F, Fut>(
+        &self,
+        what: &str,
+        timeout: std::time::Duration,
+        mut probe: F,
+    ) -> Result<T, TestError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<Option<T>, crate::executor::ExecutorError>>,
+    {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if let Some(found) = probe().await? {
+                return Ok(found);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(TestError::Timeout {
+                    what: what.to_string(),
+                    after: timeout,
+                });
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
 }

@@ -20,6 +20,7 @@ use tokio::time::Instant;
 use framework::{Module, Provider, RunningApp, TestingModule, injectable};
 use inngest_module::executor::{RunFilter, RunStatus, RunView, StepRecord, StepStatus};
 use inngest_module::protocol::Opcode;
+use inngest_module::testing::TestExecutor;
 use inngest_module::{
     self as inngest, Ctx, EmbeddedExecutor, Error, Event, ExecutorClock, Function, FunctionFailed,
     FunctionOptions, Functions, InngestModule, InngestService, Invoke, WaitFor,
@@ -638,12 +639,18 @@ fn counters(app: &RunningApp) -> Arc<Counters> {
     app.container().get::<Counters>().unwrap()
 }
 
+/// The testing kit's helpers on the app's executor.
+fn test_executor(app: &RunningApp) -> TestExecutor {
+    TestExecutor::of(app.container()).expect("an embedded executor")
+}
+
 /// The (first) run an event started, once it finished.
 async fn finished(app: &RunningApp, event_id: &str) -> RunView {
-    let run = eventually(&format!("a run for event {event_id}"), async || {
-        runs_for(app, event_id).await.into_iter().next()
-    })
-    .await;
+    let executor = test_executor(app);
+    let run = executor
+        .run_for_event(event_id, Duration::from_secs(600))
+        .await
+        .unwrap();
     wait_done(app, &run.run_id).await
 }
 
@@ -701,16 +708,10 @@ fn step<'a>(run: &'a RunView, name: &str) -> &'a StepRecord {
 
 /// Waits (by the executor's clock) until the run finished; returns it with its steps.
 async fn wait_done(app: &RunningApp, run_id: &str) -> RunView {
-    let run = executor(app)
-        .wait_for_run(run_id, Duration::from_secs(600))
+    test_executor(app)
+        .wait_until_finished(run_id, Duration::from_secs(600))
         .await
         .unwrap()
-        .expect("the run exists");
-    assert!(
-        run.status.is_final(),
-        "the run did not finish within 10 minutes: {run:?}"
-    );
-    run
 }
 
 /// Polls `probe` every 20 ms until it gives a value (at most 10 minutes by tokio's clock).
@@ -727,11 +728,10 @@ async fn eventually<T>(what: &str, mut probe: impl AsyncFnMut() -> Option<T>) ->
 
 /// Waits until `run_id` has recorded step `name`.
 async fn step_seen(app: &RunningApp, run_id: &str, name: &str) -> RunView {
-    eventually(&format!("step `{name}` of run {run_id}"), async || {
-        let run = run(app, run_id).await;
-        steps(&run).iter().any(|s| s.name == name).then_some(run)
-    })
-    .await
+    test_executor(app)
+        .wait_until_step(run_id, name, Duration::from_secs(600))
+        .await
+        .unwrap()
 }
 
 // ---- tests ----
@@ -1926,5 +1926,24 @@ async fn retention_prunes_finished_runs_and_old_events_and_keeps_active_ones() {
     send(&app, "wait/approved", json!({"order": 1, "by": "ada"})).await;
     let run = wait_done(&app, &active[0].run_id).await;
     assert_eq!(run.output, Some(json!({"approved_by": "ada"})));
+    app.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn introspection_on_the_embedded_executor_names_it() {
+    let app = start_app(FAST).await;
+    let body: Value = reqwest::get(format!("{}/api/inngest", app.base_url()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    // No signing key in test: requests need no signature, which is what `dev` says.
+    assert_eq!(body["mode"], "dev", "{body}");
+    assert_eq!(body["extra"], json!({ "executor": "embedded" }), "{body}");
+    assert!(
+        body["function_count"].as_u64().unwrap_or_default() > 0,
+        "{body}"
+    );
     app.shutdown().await.unwrap();
 }

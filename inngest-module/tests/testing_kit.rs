@@ -287,3 +287,94 @@ async fn a_function_of_an_app_runs_with_the_apps_providers() {
     assert!(matches!(error, TestError::UnknownFunction { .. }));
     assert!(error.to_string().contains("shop-charge-order"), "{error}");
 }
+
+/// A function that sleeps an hour between two steps, for the executor helpers.
+struct Napper;
+
+#[injectable]
+impl Napper {
+    fn new() -> Self {
+        Napper
+    }
+
+    #[inngest::function(id = "nap", event = "test/nap")]
+    async fn nap(&self, ctx: Ctx) -> inngest::Result<u32> {
+        ctx.step.run("before", || async { Ok(1) }).await?;
+        ctx.step.sleep("an-hour", "1h").await?;
+        ctx.step.run("after", || async { Ok(2) }).await
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_executor_helpers_find_a_run_wait_for_a_step_and_for_the_end_on_a_paused_clock() {
+    use inngest_module::ExecutorClock;
+    use inngest_module::executor::RunStatus;
+    use inngest_module::testing::TestExecutor;
+    use std::time::Duration;
+
+    let app = TestingModule::new(
+        Module::new("app")
+            .import(InngestModule::from_config())
+            .provide::<Napper>(),
+    )
+    .config("[inngest]\napp_id = \"shop\"")
+    .override_provider(Provider::value(ExecutorClock::tokio()))
+    .build()
+    .await
+    .unwrap()
+    .start()
+    .await
+    .unwrap();
+    let executor = TestExecutor::of(app.container()).unwrap();
+    let service = app
+        .container()
+        .get::<inngest_module::InngestService>()
+        .unwrap();
+    let ids = service
+        .send(Event::new("test/nap", json!({})))
+        .await
+        .unwrap();
+    let run = executor
+        .run_for_event(&ids[0], Duration::from_secs(5))
+        .await
+        .unwrap();
+    let sleeping = executor
+        .wait_until_step(&run.run_id, "an-hour", Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert!(!sleeping.status.is_final());
+    let error = executor
+        .wait_until_step(&run.run_id, "never", Duration::from_secs(5))
+        .await
+        .unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("timed out after 5s waiting for step `never`"),
+        "{error}"
+    );
+    // An hour of sleep passes on the paused clock.
+    let done = executor
+        .wait_until_finished(&run.run_id, Duration::from_secs(2 * 3600))
+        .await
+        .unwrap();
+    assert_eq!(done.status, RunStatus::Completed);
+    assert!(matches!(
+        executor
+            .run_for_event("no-such-event", Duration::from_secs(1))
+            .await,
+        Err(TestError::Timeout { .. })
+    ));
+    app.shutdown().await.unwrap();
+
+    // An app that talks to an Inngest server has no embedded executor to wait on.
+    let remote = TestingModule::new(Module::new("app").import(InngestModule::from_config()))
+        .config("[inngest]\napp_id = \"shop\"\ndev = true")
+        .build()
+        .await
+        .unwrap();
+    assert!(matches!(
+        TestExecutor::of(remote.container()),
+        Err(TestError::NoEmbeddedExecutor)
+    ));
+}

@@ -57,12 +57,25 @@ pub(super) fn introspect(
     body: &[u8],
 ) -> (Reply, Option<String>) {
     let options = &registry.options;
+    let embedded = registry.executor_kind() == crate::options::ExecutorKind::Embedded;
+    // On the embedded executor, `mode` says whether requests must be signed, and `extra`
+    // names the executor; against a server it is the SDK's mode, as inngest-js reports it.
+    let dev = if embedded {
+        !signatures_required(registry)
+    } else {
+        options.is_dev()
+    };
     let mut value = Introspection {
+        extra: embedded.then(|| {
+            let mut extra = serde_json::Map::new();
+            extra.insert("executor".into(), "embedded".into());
+            extra
+        }),
         has_event_key: options.event_key.is_some(),
         has_signing_key: options.signing_key.is_some(),
         has_signing_key_fallback: Some(options.signing_key_fallback.is_some()),
         function_count: registry.function_count(),
-        mode: if options.is_dev() { "dev" } else { "cloud" }.into(),
+        mode: if dev { "dev" } else { "cloud" }.into(),
         schema_version: protocol::SCHEMA_VERSION.into(),
         capabilities: Some(Capabilities {
             trust_probe: Some("v1".into()),

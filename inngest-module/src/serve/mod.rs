@@ -518,6 +518,7 @@ async fn run(registry: &Registry, request: RunRequest<'_>, request_headers: &Hea
     );
     let input = RawInput {
         events,
+        context_field: Some(Arc::clone(&registry.context_field)),
         step,
         run_id: ctx.run_id,
         attempt: ctx.attempt,
