@@ -6,12 +6,16 @@
 //!   method returns as an item of `Kind`.
 //!
 //! # The contribution protocol
-//! `#[injectable]` treats every method attribute that is not a Rust built-in or a known
-//! pass-through (`doc`, `allow`, `cfg`, `inline`, `tracing::instrument`, ...) as a
-//! *contribution attribute*: that attribute's macro must generate, next to the method,
-//! `fn __contribution_<method>() -> framework::Contribution<Self>`, and `#[injectable]`
-//! attaches it to the provider. `#[contribute]` is the framework's own; crates such as the
-//! Inngest module provide others (`#[inngest::function]`).
+//! A *contribution attribute* on a method of an `#[injectable]` impl generates, next to the
+//! method, `fn __contribution_<method>() -> framework::Contribution<Self>`, which
+//! `#[injectable]` attaches to the provider. The contribution attributes are named
+//! explicitly ([`CONTRIBUTIONS`]: `#[contribute]`, and the Inngest module's `function`,
+//! `on_event` and `on_cron`); every other attribute passes through untouched.
+//!
+//! `#[injectable]` marks each contribution attribute it saw by adding
+//! `#[framework::__private::in_injectable]` right below it. A contribution macro that does
+//! not find the mark knows it is outside an `#[injectable]` impl, where nothing would ever
+//! discover it, and says so at compile time instead.
 
 use proc_macro::TokenStream;
 use proc_macro2::{Span, TokenStream as TokenStream2};
@@ -34,29 +38,11 @@ const HOOKS: [(&str, &str); 6] = [
     ("on_application_shutdown", "ApplicationShutdown"),
 ];
 
-/// Method attributes that are not contributions.
-const PASS_THROUGH: [&str; 20] = [
-    "doc",
-    "allow",
-    "warn",
-    "deny",
-    "forbid",
-    "expect",
-    "deprecated",
-    "must_use",
-    "inline",
-    "cold",
-    "track_caller",
-    "cfg",
-    "cfg_attr",
-    "instrument",
-    "async_trait",
-    "rustfmt",
-    "clippy",
-    "tracing",
-    "inject",
-    "target_feature",
-];
+/// The contribution attributes, by the last segment of their path.
+const CONTRIBUTIONS: [&str; 4] = ["contribute", "function", "on_event", "on_cron"];
+
+/// The mark `#[injectable]` puts below each contribution attribute.
+const MARK: &str = "in_injectable";
 
 /// Makes a type injectable from its impl block.
 ///
@@ -161,6 +147,14 @@ fn expand_injectable(args: TokenStream2, input: TokenStream2) -> syn::Result<Tok
     }
     for method in &methods {
         let name = method.sig.ident.to_string();
+        if let Some(hook) = near_miss_hook(&name) {
+            return Err(syn::Error::new(
+                method.sig.ident.span(),
+                format!(
+                    "`{name}` is not a lifecycle hook: did you mean `{hook}`? (#[injectable] finds hooks by their exact name)"
+                ),
+            ));
+        }
         if let Some((_, phase)) = HOOKS.iter().find(|(n, _)| *n == name) {
             let phase = format_ident!("{}", phase);
             let ident = &method.sig.ident;
@@ -179,6 +173,8 @@ fn expand_injectable(args: TokenStream2, input: TokenStream2) -> syn::Result<Tok
         }
     }
 
+    let self_ty = self_ty.clone();
+    let item = mark_contributions(item);
     let (impl_generics, _, where_clause) = item.generics.split_for_impl();
     Ok(quote! {
         #item
@@ -192,18 +188,42 @@ fn expand_injectable(args: TokenStream2, input: TokenStream2) -> syn::Result<Tok
 }
 
 fn is_contribution(attr: &Attribute) -> bool {
-    let path = attr.path();
-    let first = path
-        .segments
-        .first()
-        .map(|s| s.ident.to_string())
-        .unwrap_or_default();
-    let last = path
+    attr.path()
         .segments
         .last()
-        .map(|s| s.ident.to_string())
-        .unwrap_or_default();
-    !(PASS_THROUGH.contains(&first.as_str()) || PASS_THROUGH.contains(&last.as_str()))
+        .is_some_and(|s| CONTRIBUTIONS.contains(&s.ident.to_string().as_str()))
+}
+
+/// Whether `attr` is the mark `#[injectable]` leaves below contribution attributes.
+fn is_mark(attr: &Attribute) -> bool {
+    attr.path().segments.last().is_some_and(|s| s.ident == MARK)
+}
+
+/// Puts the mark below every contribution attribute of the impl's methods.
+fn mark_contributions(mut item: ItemImpl) -> ItemImpl {
+    for impl_item in &mut item.items {
+        let ImplItem::Fn(method) = impl_item else {
+            continue;
+        };
+        let mut attrs = Vec::with_capacity(method.attrs.len() + 1);
+        for attr in std::mem::take(&mut method.attrs) {
+            let contribution = is_contribution(&attr);
+            attrs.push(attr);
+            if contribution {
+                attrs.push(syn::parse_quote!(#[::framework::__private::in_injectable]));
+            }
+        }
+        method.attrs = attrs;
+    }
+    item
+}
+
+/// The hook `name` is one typo away from (an edit, or two letters swapped), if any.
+fn near_miss_hook(name: &str) -> Option<&'static str> {
+    HOOKS
+        .iter()
+        .map(|(hook, _)| *hook)
+        .find(|hook| *hook != name && strsim::osa_distance(hook, name) == 1)
 }
 
 fn constructor_provider(constructor: &ImplItemFn) -> syn::Result<TokenStream2> {
@@ -267,9 +287,36 @@ fn is_result(ty: &Type) -> bool {
 /// ```
 #[proc_macro_attribute]
 pub fn contribute(args: TokenStream, input: TokenStream) -> TokenStream {
-    match expand_contribute(args.into(), input.into()) {
+    let input = TokenStream2::from(input);
+    match expand_contribute(args.into(), input.clone()) {
         Ok(tokens) => tokens.into(),
-        Err(error) => error.to_compile_error().into(),
+        Err(error) => contribution_fallback(error, input).into(),
+    }
+}
+
+/// The mark `#[injectable]` leaves below contribution attributes; a no-op if left over.
+#[doc(hidden)]
+#[proc_macro_attribute]
+pub fn in_injectable(_args: TokenStream, input: TokenStream) -> TokenStream {
+    input
+}
+
+/// After an error: the error, the method unchanged (without the mark) and a placeholder
+/// `__contribution_<method>`, so the error is the only one the compiler reports.
+fn contribution_fallback(error: syn::Error, input: TokenStream2) -> TokenStream2 {
+    let error = error.to_compile_error();
+    let Ok(mut method) = syn::parse2::<ImplItemFn>(input.clone()) else {
+        return quote!(#error #input);
+    };
+    method.attrs.retain(|attr| !is_mark(attr));
+    let fn_name = format_ident!("__contribution_{}", method.sig.ident);
+    quote! {
+        #error
+        #method
+        #[doc(hidden)]
+        pub fn #fn_name() -> ::framework::Contribution<Self> {
+            ::core::unreachable!("this contribution did not compile")
+        }
     }
 }
 
@@ -280,7 +327,15 @@ fn expand_contribute(args: TokenStream2, input: TokenStream2) -> syn::Result<Tok
             "expected the contribution kind: #[contribute(MyKind)]",
         )
     })?;
-    let method: ImplItemFn = syn::parse2(input)?;
+    let mut method: ImplItemFn = syn::parse2(input)?;
+    let marked = method.attrs.iter().any(is_mark);
+    method.attrs.retain(|attr| !is_mark(attr));
+    if !marked {
+        return Err(syn::Error::new(
+            Span::call_site(),
+            "#[contribute] only works on a method of an `#[injectable]` impl: add #[injectable] above the `impl` block (without it nothing discovers the contribution)",
+        ));
+    }
     if method.sig.receiver().is_none() {
         return Err(syn::Error::new(
             method.sig.span(),

@@ -3,7 +3,9 @@
 //!
 //! They go on methods of an `#[injectable]` impl and follow the framework's contribution
 //! protocol: each generates `__contribution_<method>()`, which `#[injectable]` attaches to
-//! the provider, so the Inngest module discovers the function at start-up.
+//! the provider, so the Inngest module discovers the function at start-up. Outside such an
+//! impl (no `#[injectable]` mark on the method) they are a compile error, and an error in
+//! their arguments is the only error reported.
 
 use proc_macro::TokenStream;
 use proc_macro2::{Span, TokenStream as TokenStream2};
@@ -13,6 +15,20 @@ use syn::parse::{Parse, ParseStream, Parser};
 use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
 use syn::{Attribute, Ident, ImplItemFn, Lit, Token};
+
+/// The arguments of the main attributes besides the modifiers.
+const TRIGGERS_AND_NAMES: [&str; 5] = ["id", "name", "event", "if", "cron"];
+
+/// ` (did you mean `x`?)` for the allowed name closest to `name`, if one is close.
+fn suggestion(name: &str, allowed: &[&str]) -> String {
+    allowed
+        .iter()
+        .map(|candidate| (strsim::osa_distance(name, candidate), *candidate))
+        .filter(|(distance, candidate)| *distance <= 2 && *distance < candidate.len())
+        .min()
+        .map(|(_, candidate)| format!(" (did you mean `{candidate}`?)"))
+        .unwrap_or_default()
+}
 
 /// Modifier attributes absorbed by the main attribute placed above them.
 const MODIFIERS: [&str; 12] = [
@@ -123,12 +139,26 @@ impl<'a> Fields<'a> {
             ));
         };
         for field in args {
+            if field.key.is_none() {
+                return Err(syn::Error::new(
+                    field.span,
+                    format!(
+                        "`{what}` takes named arguments: {what}({})",
+                        allowed
+                            .iter()
+                            .map(|name| format!("{name} = ..."))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ));
+            }
             let name = key_name(field);
             if !allowed.contains(&name.as_str()) {
                 return Err(syn::Error::new(
                     field.span,
                     format!(
-                        "unknown `{what}` field `{name}`; use {}",
+                        "unknown `{what}` field `{name}`{}; use {}",
+                        suggestion(&name, allowed),
                         allowed.join(", ")
                     ),
                 ));
@@ -183,26 +213,59 @@ impl<'a> Fields<'a> {
 /// below this one (`#[throttle(limit = 5, period = "1s")]`, `#[retries(3)]`).
 #[proc_macro_attribute]
 pub fn function(args: TokenStream, input: TokenStream) -> TokenStream {
-    expand(args.into(), input.into(), Shorthand::None)
-        .unwrap_or_else(|e| e.to_compile_error())
+    entry(args, input, Shorthand::None)
+}
+
+/// Expands one of the main attributes; after an error, emits the error alone (see
+/// [`fallback`]).
+fn entry(args: TokenStream, input: TokenStream, shorthand: Shorthand) -> TokenStream {
+    let input = TokenStream2::from(input);
+    expand(args.into(), input.clone(), shorthand)
+        .unwrap_or_else(|error| fallback(error, input))
         .into()
+}
+
+/// After an error: the error, the method unchanged (without modifiers or the
+/// `#[injectable]` mark) and a placeholder `__contribution_<method>`, so that the error is
+/// the only one the compiler reports (no "no function `__contribution_…`" after it).
+fn fallback(error: syn::Error, input: TokenStream2) -> TokenStream2 {
+    let error = error.to_compile_error();
+    let Ok(mut method) = syn::parse2::<ImplItemFn>(input.clone()) else {
+        return quote!(#error #input);
+    };
+    method
+        .attrs
+        .retain(|attr| !is_modifier(attr) && !is_mark(attr));
+    let contribution = format_ident!("__contribution_{}", method.sig.ident);
+    quote! {
+        #error
+        #method
+        #[doc(hidden)]
+        pub fn #contribution() -> ::inngest_module::__private::Contribution<Self> {
+            ::core::unreachable!("this function did not compile")
+        }
+    }
+}
+
+/// Whether `attr` is the mark `#[injectable]` leaves below contribution attributes.
+fn is_mark(attr: &Attribute) -> bool {
+    attr.path()
+        .segments
+        .last()
+        .is_some_and(|s| s.ident == "in_injectable")
 }
 
 /// Shorthand for an event-triggered function: `#[on_event("order.created")]` (more
 /// arguments as in `#[function]`).
 #[proc_macro_attribute]
 pub fn on_event(args: TokenStream, input: TokenStream) -> TokenStream {
-    expand(args.into(), input.into(), Shorthand::Event)
-        .unwrap_or_else(|e| e.to_compile_error())
-        .into()
+    entry(args, input, Shorthand::Event)
 }
 
 /// Shorthand for a cron-triggered function: `#[on_cron("TZ=Europe/Paris 0 3 * * *")]`.
 #[proc_macro_attribute]
 pub fn on_cron(args: TokenStream, input: TokenStream) -> TokenStream {
-    expand(args.into(), input.into(), Shorthand::Cron)
-        .unwrap_or_else(|e| e.to_compile_error())
-        .into()
+    entry(args, input, Shorthand::Cron)
 }
 
 macro_rules! modifier {
@@ -256,6 +319,14 @@ fn expand(
     shorthand: Shorthand,
 ) -> syn::Result<TokenStream2> {
     let mut method: ImplItemFn = syn::parse2(input)?;
+    let marked = method.attrs.iter().any(is_mark);
+    method.attrs.retain(|attr| !is_mark(attr));
+    if !marked {
+        return Err(syn::Error::new(
+            Span::call_site(),
+            "an Inngest function must be a method of an `#[injectable]` impl: add #[injectable] above the `impl` block (without it the function is never served)",
+        ));
+    }
     if method.sig.receiver().is_none() || method.sig.asyncness.is_none() {
         return Err(syn::Error::new(
             method.sig.span(),
@@ -430,10 +501,17 @@ fn expand(
                 statements.push(quote!(options.cancel.push(::inngest_module::Cancel { event: #event.into(), timeout: #timeout, condition: #cond });));
             }
             other => {
+                let arguments: Vec<&str> = TRIGGERS_AND_NAMES
+                    .iter()
+                    .chain(&MODIFIERS)
+                    .copied()
+                    .collect();
                 return Err(syn::Error::new(
                     arg.span,
                     format!(
-                        "unknown argument `{other}`; use id, name, event, if, cron, retries, concurrency, rate_limit, throttle, debounce, batch, priority, idempotency, timeouts, singleton, cancel_on, on_failure"
+                        "unknown argument `{other}`{}; use {}",
+                        suggestion(other, &arguments),
+                        arguments.join(", ")
                     ),
                 ));
             }
