@@ -102,19 +102,24 @@ async fn unknown_keys_and_sections_are_reported() {
         batch_size = 5
         from = "a@b.co"
         batch_szie = 6
+        colour = "red"
         [server]
         prot = 8080
         [mailr]
         x = 1
+        [zzz]
+        y = 2
         "#,
     ))
     .await;
     assert_eq!(
         messages,
         [
-            "mailer.batch_szie: unknown key: no such setting in this section (check the spelling)",
-            "mailr: unknown section: no module reads it (check the spelling, or import the module that reads it)",
-            "server.prot: unknown key: no such setting in this section (check the spelling)",
+            "mailer.batch_szie: unknown key: no such setting in this section (did you mean `batch_size`?)",
+            "mailer.colour: unknown key: no such setting in this section (check the spelling)",
+            "mailr: unknown section: no module reads it (did you mean `mailer`?)",
+            "server.prot: unknown key: no such setting in this section (did you mean `port`?)",
+            "zzz: unknown section: no module reads it (check the spelling, or import the module that reads it)",
         ]
     );
 }

@@ -96,7 +96,7 @@ impl<'de> Deserialize<'de> for DevMode {
 
 /// Retry policy for [`InngestService::send`](crate::InngestService::send).
 #[derive(Debug, Clone, Deserialize, Validate)]
-#[serde(deny_unknown_fields, default)]
+#[serde(default)]
 pub struct SendOptions {
     /// Attempts per request, including the first (1–20).
     #[validate(range(min = 1, max = 20))]
@@ -154,7 +154,7 @@ impl ExecutorKind {
 /// # console_token = "…"                # or APP__INNGEST__EMBEDDED__CONSOLE_TOKEN
 /// ```
 #[derive(Debug, Clone, Deserialize, Validate)]
-#[serde(deny_unknown_fields, default)]
+#[serde(default)]
 pub struct EmbeddedOptions {
     /// Path prefix of the Event API (`{prefix}/e/{key}`), the runs API and the runs page.
     pub prefix: String,
@@ -263,7 +263,7 @@ impl EmbeddedOptions {
 /// # signing_key = "signkey-prod-…"   (or INNGEST_SIGNING_KEY)
 /// ```
 #[derive(Debug, Clone, Deserialize, Validate)]
-#[serde(deny_unknown_fields, default)]
+#[serde(default)]
 pub struct InngestOptions {
     /// The app id: a slug (`shop`, `billing-api`); function ids are `<app_id>-<fn_id>`.
     pub app_id: String,
@@ -336,7 +336,7 @@ pub struct InngestOptions {
 /// executor_traceparent = "parent"    # or "link"
 /// ```
 #[derive(Debug, Clone, Deserialize, Serialize, Validate)]
-#[serde(deny_unknown_fields, default)]
+#[serde(default)]
 pub struct TracingOptions {
     /// Create run and step spans and propagate context (default: yes, when telemetry is on).
     pub enabled: bool,
@@ -384,7 +384,7 @@ pub enum ExecutorTraceparent {
 /// enabled = true
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(default)]
 pub struct MountOption {
     /// Mount the module (default: no).
     pub enabled: bool,

@@ -776,3 +776,25 @@ async fn start_up_with_the_process_environment() {
         Err(error) => println!("start-up: error {error}"),
     }
 }
+
+#[tokio::test]
+async fn every_unknown_inngest_key_is_reported_with_the_closest_setting() {
+    let error = TestingModule::new(Module::new("app").import(InngestModule::from_config()))
+        .config(
+            "[inngest]\napp_id = \"shop\"\ndev = true\nserve_pth = \"/api/x\"\nevent_kye = \"k\"\n[inngest.health]\nenabld = true",
+        )
+        .build()
+        .await
+        .expect_err("typos are refused");
+    let message = format!("{error:?}");
+    for expected in [
+        "inngest.serve_pth: unknown key: no such setting in this section (did you mean `serve_path`?)",
+        "inngest.event_kye: unknown key: no such setting in this section (did you mean `event_key`?)",
+        "inngest.health.enabld: unknown key: no such setting in this section (did you mean `enabled`?)",
+    ] {
+        assert!(
+            message.contains(expected),
+            "{expected}\n  not in\n{message}"
+        );
+    }
+}

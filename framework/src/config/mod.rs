@@ -8,6 +8,7 @@ mod builtin;
 mod environment;
 mod secret;
 mod section;
+mod suggest;
 
 use std::collections::HashMap;
 use std::path::PathBuf;

@@ -198,9 +198,13 @@ pub(crate) fn parse_section<T: DeserializeOwned>(
     let mut problems: Vec<Problem> = unknown
         .into_iter()
         .map(|key| {
+            let hint = match super::suggest::closest_key::<T>(&key) {
+                Some(setting) => format!("did you mean `{setting}`?"),
+                None => "check the spelling".to_string(),
+            };
             Problem::config(
                 join(path, &key),
-                "unknown key: no such setting in this section (check the spelling)",
+                format!("unknown key: no such setting in this section ({hint})"),
             )
         })
         .collect();
