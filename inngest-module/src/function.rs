@@ -240,12 +240,7 @@ impl FunctionOptions {
                 if let Some(jitter) = jitter {
                     duration("cron jitter", jitter, Some(1), Some(300));
                 }
-                let schedule = cron
-                    .strip_prefix("TZ=")
-                    .or_else(|| cron.strip_prefix("CRON_TZ="))
-                    .map_or(cron.as_str(), |rest| {
-                        rest.split_once(' ').map_or("", |(_, s)| s)
-                    });
+                let schedule = cron_schedule(cron);
                 let fields = schedule.split_whitespace().count();
                 if !(5..=6).contains(&fields) && !schedule.trim_start().starts_with('@') {
                     problems.push(format!("cron `{cron}` needs 5 fields (minute hour day month weekday), optionally after `TZ=Area/City `"));
@@ -413,6 +408,31 @@ fn duration_problem(what: &str, text: &str, min: Option<u64>, max: Option<u64>) 
             ))
         }
         Ok(_) => None,
+    }
+}
+
+/// A cron expression without its `TZ=…` / `CRON_TZ=…` prefix.
+fn cron_schedule(cron: &str) -> &str {
+    cron.strip_prefix("TZ=")
+        .or_else(|| cron.strip_prefix("CRON_TZ="))
+        .map_or(cron, |rest| rest.split_once(' ').map_or("", |(_, s)| s))
+}
+
+impl FunctionOptions {
+    /// The cron triggers with a seconds field (6 fields): the embedded executor runs them,
+    /// an Inngest server refuses them.
+    pub(crate) fn crons_with_seconds(&self) -> Vec<&str> {
+        self.triggers
+            .iter()
+            .filter_map(|trigger| match trigger {
+                Trigger::Cron { cron, .. }
+                    if cron_schedule(cron).split_whitespace().count() == 6 =>
+                {
+                    Some(cron.as_str())
+                }
+                _ => None,
+            })
+            .collect()
     }
 }
 

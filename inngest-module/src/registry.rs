@@ -136,6 +136,13 @@ impl Registry {
             for problem in function.options.problems() {
                 problems.push(format!("function `{id}` of {owner}: {problem}"));
             }
+            if self.executor == ExecutorKind::Remote {
+                for cron in function.options.crons_with_seconds() {
+                    problems.push(format!(
+                        "function `{id}` of {owner}: cron `{cron}` has a seconds field, which the embedded executor runs but an Inngest server refuses: use 5 fields (minute hour day month weekday)"
+                    ));
+                }
+            }
             if let Some(first) = owners.insert(id.clone(), owner.clone()) {
                 problems.push(format!(
                     "function id `{id}` is declared twice: by {first} and by {owner}; give one of them another id"

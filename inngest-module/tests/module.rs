@@ -798,3 +798,40 @@ async fn every_unknown_inngest_key_is_reported_with_the_closest_setting() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_cron_with_seconds_is_refused_when_an_inngest_server_runs_the_functions() {
+    let ticking = || {
+        Provider::value(7u16).contribute::<Functions, _>(|_| {
+            Function::new(
+                FunctionOptions::new("tick").cron("*/5 * * * * *"),
+                |_ctx: Ctx| async { Ok(()) },
+            )
+        })
+    };
+    // Against a server (dev mode here, as in production): refused, with the fix.
+    let error = TestingModule::new(
+        Module::new("app")
+            .import(InngestModule::from_config())
+            .provider(ticking()),
+    )
+    .config("[inngest]\napp_id = \"shop\"\ndev = true")
+    .build()
+    .await
+    .expect_err("refused")
+    .to_string();
+    assert!(
+        error.contains("function `tick` of u16 (module `app`): cron `*/5 * * * * *` has a seconds field, which the embedded executor runs but an Inngest server refuses: use 5 fields"),
+        "{error}"
+    );
+    // On the embedded executor it is fine (it runs seconds).
+    let app = TestingModule::new(
+        Module::new("app")
+            .import(InngestModule::from_config())
+            .provider(ticking()),
+    )
+    .config("[inngest]\napp_id = \"shop\"\nexecutor = \"embedded\"")
+    .build()
+    .await;
+    assert!(app.is_ok(), "{:?}", app.err());
+}
