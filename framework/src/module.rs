@@ -193,6 +193,16 @@ impl Module {
         self
     }
 
+    /// Declares the section `path` like [`Module::config`], for a dynamic module whose
+    /// async factory completes the options (a secret store, another section) and checks the
+    /// result itself: unknown keys and malformed values are still reported, and `validator`
+    /// rules still apply, but the section's [`ConfigSection::check`] is not run on the file
+    /// alone, so a key the factory supplies need not be in the file.
+    pub fn config_completed_by_factory<T: ConfigSection>(mut self, path: &'static str) -> Self {
+        self.sections.push(SectionDef::unchecked::<T>(path));
+        self
+    }
+
     /// Reads the environment variable `var` (e.g. `INNGEST_SIGNING_KEY`, a name other tools
     /// already use) into the config key `path` (e.g. `inngest.signing_key`) **when no config
     /// file and no `APP__…` variable sets that key**: explicit configuration wins.

@@ -39,7 +39,7 @@ impl InngestModule {
     /// Options from the `[inngest]` config section, below which the `INNGEST_*` variables
     /// fill what the files leave unset.
     pub fn from_config() -> Module {
-        Self::with_section().provider(Provider::factory(|config: Config<InngestOptions>| {
+        Self::with_section(true).provider(Provider::factory(|config: Config<InngestOptions>| {
             config.get()
         }))
     }
@@ -84,7 +84,7 @@ impl InngestModule {
         F: Fn(D) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<InngestOptions, BoxError>> + Send + 'static,
     {
-        Self::with_section().provider(Provider::async_factory(factory))
+        Self::with_section(false).provider(Provider::async_factory(factory))
     }
 
     /// A stand-in for `InngestModule` in tests of modules that send events (the
@@ -134,8 +134,15 @@ impl InngestModule {
     /// The options come from config: `inngest.health.enabled` and
     /// `inngest.monitoring.enabled` decide the companion modules (an async factory cannot
     /// change the module graph, which is fixed before any provider is built).
-    fn with_section() -> Module {
-        let mut module = Self::base().config::<InngestOptions>(MODULE_NAME);
+    ///
+    /// `checked`: the section alone must be complete (`from_config`); otherwise the factory
+    /// completes it and the result is checked when the registry is built (`for_root_async`).
+    fn with_section(checked: bool) -> Module {
+        let mut module = if checked {
+            Self::base().config::<InngestOptions>(MODULE_NAME)
+        } else {
+            Self::base().config_completed_by_factory::<InngestOptions>(MODULE_NAME)
+        };
         // Without the feature, `enabled = true` is refused by the options' own check.
         #[cfg(feature = "health")]
         {

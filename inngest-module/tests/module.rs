@@ -483,6 +483,48 @@ async fn for_root_and_for_root_async() {
         ("async", Some("v9"))
     );
 
+    // The factory may supply what the file leaves out (here the app id) …
+    let root = Module::new("app").import(InngestModule::for_root_async(
+        |config: framework::Config<InngestOptions>| async move {
+            let mut options = config.get();
+            options.app_id = "from-the-factory".into();
+            Ok(options)
+        },
+    ));
+    let app = TestingModule::new(root)
+        .config("[inngest]\ndev = true")
+        .build()
+        .await
+        .expect("the factory completes the options");
+    assert_eq!(
+        app.get::<InngestOptions>().expect("options").app_id,
+        "from-the-factory"
+    );
+    // … and what it returns is checked: without an app id anywhere, start-up is refused.
+    let root = Module::new("app").import(InngestModule::for_root_async(
+        |config: framework::Config<InngestOptions>| async move { Ok(config.get()) },
+    ));
+    let error = TestingModule::new(root)
+        .config("[inngest]\ndev = true")
+        .build()
+        .await
+        .expect_err("refused")
+        .to_string();
+    assert!(error.contains("inngest.app_id: is required"), "{error}");
+    // The file's own mistakes are still reported before the factory runs.
+    let root = Module::new("app").import(InngestModule::for_root_async(
+        |config: framework::Config<InngestOptions>| async move { Ok(config.get()) },
+    ));
+    let error = format!(
+        "{:?}",
+        TestingModule::new(root)
+            .config("[inngest]\napp_id = \"shop\"\ndev = true\nserve_pth = \"/x\"")
+            .build()
+            .await
+            .expect_err("refused")
+    );
+    assert!(error.contains("inngest.serve_pth: unknown key"), "{error}");
+
     // for_root options are validated for the environment too.
     let root =
         Module::new("app").import(InngestModule::for_root(InngestOptions::new("direct").dev()));

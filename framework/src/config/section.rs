@@ -152,6 +152,16 @@ impl SectionDef {
         }
     }
 
+    /// A section that is parsed and validated (`validator`) but not checked
+    /// ([`ConfigSection::check`] is skipped): see `Module::config_completed_by_factory`.
+    pub(crate) fn unchecked<T: ConfigSection>(path: &'static str) -> Self {
+        Self {
+            path,
+            key: ProviderKey::of::<Config<T>>(),
+            load: load_unchecked_section::<T>,
+        }
+    }
+
     /// Loads, validates and checks this section from its raw value.
     pub(crate) fn load(
         &self,
@@ -159,6 +169,20 @@ impl SectionDef {
         env: Environment,
     ) -> Result<Instance, Vec<Problem>> {
         (self.load)(self.path, value, env)
+    }
+}
+
+fn load_unchecked_section<T: ConfigSection>(
+    path: &'static str,
+    value: Option<config::Value>,
+    _env: Environment,
+) -> Result<Instance, Vec<Problem>> {
+    let section: T = parse_section(path, value)?;
+    let problems = validation_problems(path, section.validate());
+    if problems.is_empty() {
+        Ok(erase(Arc::new(Config::new(section))))
+    } else {
+        Err(problems)
     }
 }
 
