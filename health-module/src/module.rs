@@ -102,7 +102,10 @@ impl HealthModule {
             DiskIndicator::new(options.disk_path.clone(), options.disk_threshold)
         })
         .contribute::<HealthIndicators, _>(|this| Arc::clone(this) as Arc<dyn HealthIndicator>);
+        // Global like the monitoring module: any module may inject `Arc<HealthService>`
+        // (e.g. to report its own checks) without importing this one.
         Module::new(MODULE_NAME)
+            .global()
             .provider(service)
             .provider(memory)
             .provider(disk)

@@ -597,3 +597,21 @@ async fn disk_reports_its_details() {
     );
     running.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn any_module_injects_the_health_service_without_importing_the_module() {
+    struct Reporter(Arc<HealthService>);
+    let reports =
+        Module::new("reports").provider(Provider::factory(|service: Arc<HealthService>| {
+            Reporter(service)
+        }));
+    let app = TestingModule::new(
+        Module::new("app")
+            .import(HealthModule::new())
+            .import(reports),
+    )
+    .build()
+    .await
+    .expect("the health module is global");
+    assert!(app.get::<Reporter>().is_ok());
+}
