@@ -242,17 +242,78 @@ pub(crate) fn app_router(
                 .into(),
             })
             .on_response(crate::telemetry::RecordStatus);
-        return Ok(boxed(
-            ServiceBuilder::new().layer(ids).layer(spans).service(inner),
+        return Ok(browser_layers(
+            server,
+            boxed(ServiceBuilder::new().layer(ids).layer(spans).service(inner)),
         ));
     }
     let _ = (telemetry, untraced);
-    Ok(boxed(
-        ServiceBuilder::new()
-            .layer(ids)
-            .layer(TraceLayer::new_for_http())
-            .service(inner),
+    Ok(browser_layers(
+        server,
+        boxed(
+            ServiceBuilder::new()
+                .layer(ids)
+                .layer(TraceLayer::new_for_http())
+                .service(inner),
+        ),
     ))
+}
+
+/// The optional layers for browsers, outermost, each only when its config turns it on:
+/// compression, then CORS (so a preflight is answered before anything else runs).
+fn browser_layers(server: &ServerConfig, service: AppService) -> AppService {
+    use tower::Layer;
+    #[cfg(feature = "compression")]
+    let service = if server.compression.enabled {
+        use tower_http::compression::{CompressionLayer, predicate::SizeAbove};
+        boxed(
+            CompressionLayer::new()
+                .compress_when(SizeAbove::new(server.compression.min_size))
+                .layer(service),
+        )
+    } else {
+        service
+    };
+    match cors_layer(&server.cors) {
+        Some(cors) => boxed(cors.layer(service)),
+        None => service,
+    }
+}
+
+/// `[server.cors]` as a layer; `None` when it is off. The settings were checked at start-up
+/// (`ServerConfig::check`), so what does not parse here cannot occur.
+fn cors_layer(cors: &crate::config::CorsConfig) -> Option<tower_http::cors::CorsLayer> {
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    if !cors.enabled {
+        return None;
+    }
+    let origins = if cors.allowed_origins.iter().any(|origin| origin == "*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(
+            cors.allowed_origins
+                .iter()
+                .filter_map(|origin| axum::http::HeaderValue::from_str(origin).ok()),
+        )
+    };
+    let methods: Vec<axum::http::Method> = cors
+        .allowed_methods
+        .iter()
+        .filter_map(|method| axum::http::Method::from_bytes(method.as_bytes()).ok())
+        .collect();
+    let headers: Vec<axum::http::HeaderName> = cors
+        .allowed_headers
+        .iter()
+        .filter_map(|header| axum::http::HeaderName::from_bytes(header.as_bytes()).ok())
+        .collect();
+    Some(
+        CorsLayer::new()
+            .allow_origin(origins)
+            .allow_methods(methods)
+            .allow_headers(headers)
+            .allow_credentials(cors.allow_credentials)
+            .max_age(cors.max_age),
+    )
 }
 
 /// The application as one service: the router inside the framework's layers.

@@ -463,3 +463,21 @@ async fn the_telemetry_section_is_checked_and_reads_the_otel_variables() {
     let telemetry = app.get::<framework::telemetry::TelemetryConfig>().unwrap();
     assert_eq!(telemetry.service_name.as_deref(), Some("from-config"));
 }
+
+#[tokio::test]
+async fn compression_in_a_build_without_it_is_refused_naming_the_feature() {
+    let result = TestingModule::new(Module::new("app"))
+        .config("[server.compression]\nenabled = true")
+        .build()
+        .await;
+    // `scripts/test` runs this test with and without the default features.
+    if cfg!(feature = "compression") {
+        assert!(result.is_ok(), "{:?}", result.err());
+    } else {
+        let message = format!("{:?}", result.expect_err("refused"));
+        assert!(
+            message.contains("server.compression.enabled: this build has no compression: turn on the feature `compression` of `framework`"),
+            "{message}"
+        );
+    }
+}

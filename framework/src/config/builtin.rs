@@ -58,6 +58,140 @@ pub struct ServerConfig {
     /// `X-Forwarded-Host` headers are believed. Empty (the default): forwarded headers are
     /// ignored, whoever sends them.
     pub trusted_proxies: Vec<TrustedProxy>,
+    /// `[server.cors]`: which other origins browsers may call the app from (off).
+    #[validate(nested)]
+    pub cors: CorsConfig,
+    /// `[server.compression]`: gzip response bodies for clients that accept it (off).
+    pub compression: CompressionConfig,
+}
+
+/// `[server.cors]`: Cross-Origin Resource Sharing, for a browser app on another origin
+/// calling this API. Off by default: browsers then refuse cross-origin reads.
+///
+/// ```toml
+/// [server.cors]
+/// enabled = true
+/// allowed_origins = ["https://app.example.com"]   # or ["*"]: any origin, no credentials
+/// allowed_methods = ["GET", "POST"]               # default: GET, POST, PUT, PATCH, DELETE
+/// allowed_headers = ["content-type", "authorization"]
+/// allow_credentials = false                       # cookies / Authorization from browsers
+/// max_age = "1h"                                  # how long browsers cache a preflight
+/// ```
+#[derive(Debug, Clone, Deserialize, Validate)]
+#[serde(default)]
+pub struct CorsConfig {
+    /// Answer CORS requests and preflights.
+    pub enabled: bool,
+    /// Origins allowed (`scheme://host[:port]`), or `["*"]` for any.
+    pub allowed_origins: Vec<String>,
+    /// Methods allowed.
+    pub allowed_methods: Vec<String>,
+    /// Request headers allowed.
+    pub allowed_headers: Vec<String>,
+    /// Let browsers send credentials (never with `"*"`).
+    pub allow_credentials: bool,
+    /// How long browsers may cache a preflight answer.
+    #[serde(with = "humantime_serde")]
+    pub max_age: Duration,
+}
+
+impl Default for CorsConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            allowed_origins: Vec::new(),
+            allowed_methods: ["GET", "POST", "PUT", "PATCH", "DELETE"]
+                .map(String::from)
+                .to_vec(),
+            allowed_headers: ["content-type", "authorization"].map(String::from).to_vec(),
+            allow_credentials: false,
+            max_age: Duration::from_secs(3600),
+        }
+    }
+}
+
+/// `[server.compression]`: gzip response bodies larger than `min_size` bytes for clients
+/// that send `Accept-Encoding: gzip` (feature `compression`). Off by default.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct CompressionConfig {
+    /// Compress responses.
+    pub enabled: bool,
+    /// Smaller bodies are sent as they are.
+    pub min_size: u16,
+}
+
+impl Default for CompressionConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            min_size: 1024,
+        }
+    }
+}
+
+impl CorsConfig {
+    /// What is wrong with these settings, as `(key, message)` under `cors`.
+    fn problems(&self) -> Vec<(String, String)> {
+        let mut problems = Vec::new();
+        if !self.enabled {
+            return problems;
+        }
+        let mut add = |key: &str, message: String| problems.push((format!("cors.{key}"), message));
+        if self.allowed_origins.is_empty() {
+            add(
+                "allowed_origins",
+                "is empty: list the origins browsers may call from, e.g. [\"https://app.example.com\"], or set enabled = false".into(),
+            );
+        }
+        let any = self.allowed_origins.iter().any(|origin| origin == "*");
+        if any && self.allowed_origins.len() > 1 {
+            add(
+                "allowed_origins",
+                "`*` allows every origin: give it alone, or list origins without it".into(),
+            );
+        }
+        if any && self.allow_credentials {
+            add(
+                "allow_credentials",
+                "cannot be true with allowed_origins = [\"*\"] (browsers refuse it, and it would let any site act as the user): list the origins".into(),
+            );
+        }
+        for origin in self.allowed_origins.iter().filter(|origin| *origin != "*") {
+            let valid = url::Url::parse(origin).is_ok_and(|url| {
+                matches!(url.scheme(), "http" | "https")
+                    && url.host().is_some()
+                    && url.path() == "/"
+                    && !origin.ends_with('/')
+                    && url.query().is_none()
+            });
+            if !valid {
+                add(
+                    "allowed_origins",
+                    format!(
+                        "`{origin}` is not an origin: write scheme://host[:port], e.g. \"https://app.example.com\" (no path, no trailing slash)"
+                    ),
+                );
+            }
+        }
+        for method in &self.allowed_methods {
+            if http::Method::from_bytes(method.as_bytes()).is_err() {
+                add(
+                    "allowed_methods",
+                    format!("`{method}` is not an HTTP method"),
+                );
+            }
+        }
+        for header in &self.allowed_headers {
+            if http::HeaderName::from_bytes(header.as_bytes()).is_err() {
+                add(
+                    "allowed_headers",
+                    format!("`{header}` is not a header name"),
+                );
+            }
+        }
+        problems
+    }
 }
 
 impl Default for ServerConfig {
@@ -75,6 +209,8 @@ impl Default for ServerConfig {
             idle_timeout: Duration::from_secs(75),
             max_connections: 4096,
             trusted_proxies: Vec::new(),
+            cors: CorsConfig::default(),
+            compression: CompressionConfig::default(),
         }
     }
 }
@@ -109,6 +245,15 @@ impl ConfigSection for ServerConfig {
         }
         if self.idle_timeout.is_zero() {
             problems.add("idle_timeout", "must be greater than 0 (e.g. \"75s\")");
+        }
+        for (key, message) in self.cors.problems() {
+            problems.add(&key, message);
+        }
+        if self.compression.enabled && cfg!(not(feature = "compression")) {
+            problems.add(
+                "compression.enabled",
+                "this build has no compression: turn on the feature `compression` of `framework` (on by default), or set it to false",
+            );
         }
     }
 }

@@ -14,7 +14,9 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 pub(crate) use builtin::ModuleToggles;
-pub use builtin::{LogConfig, LogFormat, ServerConfig, TrustedProxy};
+pub use builtin::{
+    CompressionConfig, CorsConfig, LogConfig, LogFormat, ServerConfig, TrustedProxy,
+};
 pub use environment::{Environment, UnknownEnvironment};
 pub use secret::Secret;
 pub use section::{Config, ConfigSection, SectionProblems};
