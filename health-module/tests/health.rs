@@ -442,7 +442,9 @@ async fn invalid_options_are_reported_path_qualified() {
     };
     assert_eq!(
         report.messages(),
-        ["health.show_detail: unknown key: no such setting in this section (check the spelling)"]
+        [
+            "health.show_detail: unknown key: no such setting in this section (did you mean `show_details`?)"
+        ]
     );
 
     let error = build_error(
@@ -615,5 +617,8 @@ async fn any_module_injects_the_health_service_without_importing_the_module() {
     .expect("the health module is global");
     // The very service the health module built, not a copy.
     let reporter = app.get::<Reporter>().expect("built");
-    assert!(Arc::ptr_eq(&reporter.0, &app.get::<HealthService>().unwrap()));
+    assert!(Arc::ptr_eq(
+        &reporter.0,
+        &app.get::<HealthService>().unwrap()
+    ));
 }
