@@ -280,13 +280,8 @@ pub(crate) async fn prepare(
     {
         for key in top.keys() {
             if !known.contains(&key.as_str()) {
-                let closest = known
-                    .iter()
-                    .map(|section| (strsim::osa_distance(key, section), *section))
-                    .filter(|(distance, section)| *distance <= 2 && *distance < section.len())
-                    .min();
-                let message = match closest {
-                    Some((_, section)) => format!(
+                let message = match crate::config::closest(key, known.iter().copied()) {
+                    Some(section) => format!(
                         "unknown section: no module reads it (did you mean `{section}`?)"
                     ),
                     None => "unknown section: no module reads it (check the spelling, or import the module that reads it)".to_string(),

@@ -9,6 +9,7 @@ mod environment;
 mod secret;
 mod section;
 mod suggest;
+pub(crate) use suggest::closest;
 
 use std::collections::HashMap;
 use std::path::PathBuf;

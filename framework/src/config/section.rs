@@ -177,13 +177,7 @@ fn load_unchecked_section<T: ConfigSection>(
     value: Option<config::Value>,
     _env: Environment,
 ) -> Result<Instance, Vec<Problem>> {
-    let section: T = parse_section(path, value)?;
-    let problems = validation_problems(path, section.validate());
-    if problems.is_empty() {
-        Ok(erase(Arc::new(Config::new(section))))
-    } else {
-        Err(problems)
-    }
+    load::<T>(path, value, None)
 }
 
 fn load_section<T: ConfigSection>(
@@ -191,11 +185,23 @@ fn load_section<T: ConfigSection>(
     value: Option<config::Value>,
     env: Environment,
 ) -> Result<Instance, Vec<Problem>> {
+    load::<T>(path, value, Some(env))
+}
+
+/// Parses and validates a section, and runs its [`ConfigSection::check`] for `env` when
+/// one is given.
+fn load<T: ConfigSection>(
+    path: &'static str,
+    value: Option<config::Value>,
+    check_for: Option<Environment>,
+) -> Result<Instance, Vec<Problem>> {
     let section: T = parse_section(path, value)?;
     let mut problems = validation_problems(path, section.validate());
-    let mut checks = SectionProblems::new(path);
-    section.check(env, &mut checks);
-    problems.extend(checks.into_problems());
+    if let Some(env) = check_for {
+        let mut checks = SectionProblems::new(path);
+        section.check(env, &mut checks);
+        problems.extend(checks.into_problems());
+    }
     if problems.is_empty() {
         Ok(erase(Arc::new(Config::new(section))))
     } else {

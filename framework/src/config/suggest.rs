@@ -19,13 +19,20 @@ pub(crate) fn closest_key<T: DeserializeOwned>(path: &str) -> Option<&'static st
     };
     // Always an error: the probe stops the derive once it has the names.
     let _ = T::deserialize(&mut probe);
-    let names = probe.found?;
-    names
-        .iter()
-        .map(|name| (strsim::osa_distance(last, name), *name))
-        .filter(|(distance, name)| *distance <= 2 && *distance < name.len())
+    closest(last, probe.found?.iter().copied())
+}
+
+/// The candidate at most two edits (or swaps of neighbours) from `name`, the closest first.
+pub(crate) fn closest<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|candidate| (strsim::osa_distance(name, candidate), candidate))
+        .filter(|(distance, candidate)| *distance <= 2 && *distance < candidate.len())
         .min()
-        .map(|(_, name)| name)
+        .map(|(_, candidate)| candidate)
 }
 
 /// Follows `path` into nested structs and records the field names where it ends.
