@@ -3,7 +3,7 @@
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-pub use inngest_protocol::Event;
+pub use inngest_protocol::{Event, EventPayload, FunctionCancelled, FunctionFailed, IntoEvents};
 
 /// Decodes an event payload, naming the field that does not fit.
 pub(crate) fn decode<T: DeserializeOwned>(value: &Value, what: &str) -> Result<T, String> {
@@ -24,31 +24,6 @@ pub(crate) fn now_millis() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
         .unwrap_or_default()
-}
-
-/// One event or several: what [`InngestService::send`](crate::InngestService::send) and
-/// [`Step::send_event`](crate::Step::send_event) accept.
-pub trait IntoEvents<T> {
-    /// The events, in order.
-    fn into_events(self) -> Vec<Event<T>>;
-}
-
-impl<T> IntoEvents<T> for Event<T> {
-    fn into_events(self) -> Vec<Event<T>> {
-        vec![self]
-    }
-}
-
-impl<T> IntoEvents<T> for Vec<Event<T>> {
-    fn into_events(self) -> Vec<Event<T>> {
-        self
-    }
-}
-
-impl<T, const N: usize> IntoEvents<T> for [Event<T>; N] {
-    fn into_events(self) -> Vec<Event<T>> {
-        self.into_iter().collect()
-    }
 }
 
 #[cfg(test)]

@@ -8,12 +8,13 @@ use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use std::collections::BTreeMap;
 
+use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::Error;
-use crate::event::Event;
+use crate::event::{Event, FunctionCancelled, FunctionFailed};
+use crate::middleware::FunctionMiddleware;
 use crate::options::is_slug;
 use crate::protocol::{
     ConcurrencyLimits, FunctionConfig, StepConfig, StepRetries, StepRuntime, parse_duration,
@@ -494,20 +495,6 @@ fn describe_event(index: usize, raw: &RawEvent) -> String {
     }
 }
 
-/// The data of `inngest/function.failed`, received by `on_failure` handlers.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-pub struct FunctionFailed {
-    /// Composite id of the function that failed.
-    pub function_id: String,
-    /// Its run id.
-    pub run_id: String,
-    /// The error it failed with (`{name, message, …}`).
-    pub error: Value,
-    /// Its triggering event.
-    #[serde(default)]
-    pub event: Value,
-}
-
 /// An event as the serve handler reads it: the envelope decoded, the payload kept as the
 /// JSON text it arrived in, decoded once, straight into the handler's type.
 pub(crate) type RawEvent = Event<Box<serde_json::value::RawValue>>;
@@ -532,6 +519,8 @@ pub struct Function {
     pub(crate) options: FunctionOptions,
     pub(crate) handler: Handler,
     pub(crate) on_failure: Option<Handler>,
+    pub(crate) on_cancel: Option<Handler>,
+    pub(crate) middleware: Vec<Arc<dyn FunctionMiddleware>>,
 }
 
 impl std::fmt::Debug for Function {
@@ -539,6 +528,8 @@ impl std::fmt::Debug for Function {
         f.debug_struct("Function")
             .field("options", &self.options)
             .field("on_failure", &self.on_failure.is_some())
+            .field("on_cancel", &self.on_cancel.is_some())
+            .field("middleware", &self.middleware.len())
             .finish()
     }
 }
@@ -666,19 +657,58 @@ impl Function {
             options,
             handler: typed_handler(handler),
             on_failure: None,
+            on_cancel: None,
+            middleware: Vec::new(),
         }
     }
 
     /// Runs `handler` when this function fails for good (registered as the extra function
-    /// `<id>-failure`, triggered by `inngest/function.failed`).
-    pub fn on_failure<R, F, Fut>(mut self, handler: F) -> Self
+    /// `<id>-failure`, triggered by `inngest/function.failed` for this function only).
+    ///
+    /// `T` is the failed function's payload type, so the handler reads the failed run's
+    /// event typed: `ctx.event.data.event.data` (use `serde_json::Value` to read it as JSON).
+    pub fn on_failure<T, R, F, Fut>(mut self, handler: F) -> Self
     where
+        T: DeserializeOwned + Serialize + Send + 'static,
         R: Serialize,
-        F: Fn(Ctx<FunctionFailed>) -> Fut + Send + Sync + 'static,
+        F: Fn(Ctx<FunctionFailed<T>>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<R, Error>> + Send + 'static,
     {
         self.on_failure = Some(typed_handler(handler));
         self
+    }
+
+    /// Runs `handler` when a run of this function is cancelled (registered as the extra
+    /// function `<id>-cancelled`, triggered by `inngest/function.cancelled` for this
+    /// function only: no filter to write, no composite id to repeat).
+    pub fn on_cancel<T, R, F, Fut>(mut self, handler: F) -> Self
+    where
+        T: DeserializeOwned + Serialize + Send + 'static,
+        R: Serialize,
+        F: Fn(Ctx<FunctionCancelled<T>>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<R, Error>> + Send + 'static,
+    {
+        self.on_cancel = Some(typed_handler(handler));
+        self
+    }
+
+    /// Adds `middleware` around this function's runs and steps (after any added before:
+    /// the first added is outermost). `#[middleware(self.audit)]` calls this.
+    pub fn middleware<M: FunctionMiddleware>(mut self, middleware: Arc<M>) -> Self {
+        self.middleware.push(middleware);
+        self
+    }
+
+    /// The handler the executor calls: the function's, inside its middleware.
+    pub(crate) fn served_handler(&self) -> Handler {
+        if self.middleware.is_empty() {
+            Arc::clone(&self.handler)
+        } else {
+            crate::middleware::around_handler(
+                Arc::clone(&self.handler),
+                self.middleware.iter().cloned().collect(),
+            )
+        }
     }
 
     /// The options.

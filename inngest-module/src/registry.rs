@@ -15,7 +15,7 @@ use crate::service::InngestService;
 /// The server's default retry count when a function sets none.
 pub const DEFAULT_RETRIES: u32 = 4;
 
-/// One servable entry: a function or its failure handler.
+/// One servable entry: a function, its failure handler or its cancellation handler.
 pub(crate) struct Entry {
     pub handler: Handler,
     pub max_attempts: u32,
@@ -23,9 +23,21 @@ pub(crate) struct Entry {
 
 struct Served {
     entries: HashMap<String, Entry>,
-    definitions: Vec<(FunctionOptions, bool)>,
+    definitions: Vec<Definition>,
     hooks: HookList,
 }
+
+/// A served function's options, and which handlers of its own it has.
+struct Definition {
+    options: FunctionOptions,
+    on_failure: bool,
+    on_cancel: bool,
+}
+
+/// The handlers a function may have besides its own: `(id suffix, name suffix, the event
+/// that triggers it)`.
+const FAILURE: (&str, &str, &str) = ("failure", "failure", "inngest/function.failed");
+const CANCELLED: (&str, &str, &str) = ("cancelled", "cancelled", "inngest/function.cancelled");
 
 /// Why the functions cannot be served.
 #[derive(Debug, thiserror::Error)]
@@ -154,26 +166,35 @@ impl Registry {
             entries.insert(
                 composite.clone(),
                 Entry {
-                    handler: Arc::clone(&function.handler),
+                    handler: function.served_handler(),
                     max_attempts,
                 },
             );
-            if let Some(on_failure) = &function.on_failure {
-                entries.insert(
-                    format!("{composite}-failure"),
-                    Entry {
-                        handler: Arc::clone(on_failure),
-                        max_attempts: 2,
-                    },
-                );
+            for (handler, (suffix, ..)) in [
+                (&function.on_failure, FAILURE),
+                (&function.on_cancel, CANCELLED),
+            ] {
+                if let Some(handler) = handler {
+                    entries.insert(
+                        format!("{composite}-{suffix}"),
+                        Entry {
+                            handler: Arc::clone(handler),
+                            max_attempts: 2,
+                        },
+                    );
+                }
             }
-            definitions.push((function.options.clone(), function.on_failure.is_some()));
+            definitions.push(Definition {
+                options: function.options.clone(),
+                on_failure: function.on_failure.is_some(),
+                on_cancel: function.on_cancel.is_some(),
+            });
         }
         if !problems.is_empty() {
             problems.sort();
             return Err(FunctionsError { problems });
         }
-        definitions.sort_by(|a, b| a.0.id.cmp(&b.0.id));
+        definitions.sort_by(|a, b| a.options.id.cmp(&b.options.id));
         let hooks = HookList::new(hooks);
         self.service.set_hooks(hooks.clone());
         let _ = self.served.set(Served {
@@ -215,25 +236,32 @@ impl Registry {
     pub fn function_configs(&self, url: &str) -> Vec<FunctionConfig> {
         let app_id = &self.options.app_id;
         let mut configs = Vec::new();
-        for (options, has_failure) in self
+        for definition in self
             .served
             .get()
             .map(|s| s.definitions.as_slice())
             .unwrap_or_default()
         {
+            let options = &definition.options;
             configs.push(options.to_config(app_id, url));
-            if *has_failure {
-                let composite = format!("{app_id}-{}", options.id);
-                let failure = format!("{composite}-failure");
-                let name = options.name.clone().unwrap_or_else(|| options.id.clone());
+            let composite = format!("{app_id}-{}", options.id);
+            let name = options.name.as_deref().unwrap_or(&options.id);
+            for (present, (suffix, label, event)) in [
+                (definition.on_failure, FAILURE),
+                (definition.on_cancel, CANCELLED),
+            ] {
+                if !present {
+                    continue;
+                }
+                let id = format!("{composite}-{suffix}");
                 configs.push(FunctionConfig {
-                    name: format!("{name} (failure)"),
+                    name: format!("{name} ({label})"),
                     triggers: vec![Trigger::Event {
-                        event: "inngest/function.failed".into(),
+                        event: event.into(),
                         expression: Some(format!("event.data.function_id == '{composite}'")),
                     }],
-                    steps: step_config(url, &failure, Some(1)),
-                    id: failure,
+                    steps: step_config(url, &id, Some(1)),
+                    id,
                     ..FunctionConfig::default()
                 });
             }

@@ -5,7 +5,6 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use base64::Engine as _;
-use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::event::{IntoEvents, now_millis};
@@ -230,18 +229,13 @@ impl InngestService {
     /// (idempotency), splits large sends, and retries server and connection errors with
     /// backoff and jitter. A retried request carries the same event-id seed, so the server
     /// assigns the same ids and never stores an event twice.
-    pub async fn send<T: Serialize>(
-        &self,
-        events: impl IntoEvents<T>,
-    ) -> Result<Vec<String>, SendError> {
-        let mut values = Vec::new();
-        for (index, event) in events.into_events().iter().enumerate() {
-            let value = event.to_value().map_err(|e| SendError::InvalidEvent {
+    pub async fn send(&self, events: impl IntoEvents) -> Result<Vec<String>, SendError> {
+        let values = events
+            .into_values()
+            .map_err(|(index, error)| SendError::InvalidEvent {
                 index,
-                reason: e.to_string(),
+                reason: error.to_string(),
             })?;
-            values.push(value);
-        }
         self.send_values(values).await
     }
 

@@ -7,6 +7,7 @@
 //! run in parallel.
 
 use std::future::Future;
+use std::marker::PhantomData;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -20,7 +21,8 @@ use serde_json::{Value, json};
 
 use crate::engine::{SharedState, StepIdentity, StepOutcome, found};
 use crate::error::{Error, StepError};
-use crate::event::{Event, IntoEvents, decode};
+use crate::event::{Event, EventPayload, IntoEvents, decode};
+use crate::middleware::MiddlewareList;
 use crate::protocol::{
     InvokePayload, Memo, Op, OpData, OpOptions, Opcode, Timing, Userland, format_duration,
 };
@@ -33,31 +35,70 @@ pub struct Step {
     service: Arc<InngestService>,
     app_id: Arc<str>,
     run: Arc<crate::hooks::RunInfo>,
+    /// The function's middleware, around each step body that runs.
+    middleware: Option<MiddlewareList>,
 }
 
-/// What to wait for in [`Step::wait_for_event`].
+/// What to wait for in [`Step::wait_for_event`]: an event by name, or by its payload type
+/// `T` (an [`EventPayload`]), which is also the type the step returns.
 ///
 /// ```
-/// use inngest_module::WaitFor;
-/// let wait = WaitFor::event("order.shipped")
+/// use inngest_module::{EventPayload, WaitFor};
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Serialize, Deserialize, EventPayload)]
+/// #[event(name = "order.shipped")]
+/// struct OrderShipped { order_id: String }
+///
+/// // By type: the name comes from the type.
+/// let typed = WaitFor::<OrderShipped>::new()
 ///     .timeout("7d")
-///     .matching("async.data.orderId == event.data.orderId");
-/// # let _ = wait;
+///     .matching("async.data.order_id == event.data.order_id");
+/// // By name, with any payload type.
+/// let named: WaitFor<serde_json::Value> = WaitFor::event("order.shipped").timeout("7d");
+/// # let _ = (typed, named);
 /// ```
-#[derive(Debug, Clone)]
-pub struct WaitFor {
+#[derive(Debug)]
+pub struct WaitFor<T = Value> {
     event: String,
     timeout: String,
     expression: Option<String>,
+    payload: PhantomData<fn() -> T>,
 }
 
-impl WaitFor {
-    /// Waits for an event with this name (timeout one day unless set).
+impl<T> Clone for WaitFor<T> {
+    fn clone(&self) -> Self {
+        Self {
+            event: self.event.clone(),
+            timeout: self.timeout.clone(),
+            expression: self.expression.clone(),
+            payload: PhantomData,
+        }
+    }
+}
+
+impl<T: EventPayload> WaitFor<T> {
+    /// Waits for the event `T` is tied to (timeout one day unless set).
+    pub fn new() -> Self {
+        Self::event(T::NAME)
+    }
+}
+
+impl<T: EventPayload> Default for WaitFor<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T> WaitFor<T> {
+    /// Waits for an event with this name (timeout one day unless set); its payload is
+    /// decoded as `T`.
     pub fn event(name: impl Into<String>) -> Self {
         Self {
             event: name.into(),
             timeout: "1d".into(),
             expression: None,
+            payload: PhantomData,
         }
     }
 
@@ -117,6 +158,17 @@ impl Invoke {
     }
 }
 
+/// The output of a step body, a panic in it turned into an error.
+async fn caught(
+    body: impl Future<Output = Result<Value, Error>> + Send,
+    span: tracing::Span,
+) -> Result<Value, Error> {
+    match AssertUnwindSafe(body.instrument(span)).catch_unwind().await {
+        Ok(result) => result,
+        Err(panic) => Err(Error::panic(&*panic)),
+    }
+}
+
 fn now_nanos() -> u128 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -169,7 +221,23 @@ impl Step {
             service,
             app_id,
             run,
+            middleware: None,
         }
+    }
+
+    /// These step tools with `middleware` around each step body that runs.
+    pub(crate) fn with_middleware(mut self, middleware: MiddlewareList) -> Self {
+        self.middleware = Some(middleware);
+        self
+    }
+
+    /// The run these steps belong to: function, run id, attempt.
+    pub fn run_info(&self) -> &crate::hooks::RunInfo {
+        &self.run
+    }
+
+    pub(crate) fn run_info_arc(&self) -> Arc<crate::hooks::RunInfo> {
+        Arc::clone(&self.run)
     }
 
     /// Runs `body` once, memoizing its result: on replays the stored result is returned and
@@ -243,26 +311,32 @@ impl Step {
         } else {
             tracing::Span::none()
         };
-        let result = match AssertUnwindSafe(async move { body().await }.instrument(span.clone()))
-            .catch_unwind()
-            .await
-        {
-            Ok(result) => result,
-            Err(panic) => Err(Error::panic(&*panic)),
+        let step_id = identity.id.as_str();
+        let body = async move {
+            body().await.and_then(|value| {
+                serde_json::to_value(value).map_err(|e| {
+                    Error::non_retriable(format!(
+                        "the result of step `{step_id}` cannot be serialized: {e}"
+                    ))
+                })
+            })
+        };
+        let result = match &self.middleware {
+            None => caught(body, span.clone()).await,
+            Some(middleware) => {
+                caught(
+                    crate::middleware::around_step(middleware, &self.run, step_id, body),
+                    span.clone(),
+                )
+                .await
+            }
         };
         let elapsed = started.elapsed();
         let timing = Some(Timing {
             a: start,
             b: elapsed.as_nanos() / 1_000_000 * 1_000_000,
         });
-        let outcome = match result.and_then(|value| {
-            serde_json::to_value(value).map_err(|e| {
-                Error::non_retriable(format!(
-                    "the result of step `{}` cannot be serialized: {e}",
-                    identity.id
-                ))
-            })
-        }) {
+        let outcome = match result {
             Ok(value) => StepOutcome {
                 op: Op {
                     op: Opcode::StepRun,
@@ -328,16 +402,28 @@ impl Step {
         }
     }
 
-    /// Pauses the run until `at`.
+    /// Pauses the run until `at`: a [`SystemTime`], a `chrono::DateTime` in any time zone,
+    /// or an RFC 3339 text (`"2026-12-24T18:00:00+01:00"`, checked before it is sent).
+    ///
+    /// ```no_run
+    /// # async fn f(ctx: inngest_module::Ctx) -> inngest_module::Result<()> {
+    /// ctx.step.sleep_until("until-christmas-eve", "2026-12-24T18:00:00+01:00").await?;
+    /// let tomorrow = chrono::Utc::now() + chrono::Duration::days(1);
+    /// ctx.step.sleep_until("until-tomorrow", tomorrow).await?;
+    /// # Ok(()) }
+    /// ```
     pub fn sleep_until(
         &self,
         id: &str,
-        at: SystemTime,
+        at: impl Into<SleepUntil>,
     ) -> impl Future<Output = Result<(), Error>> + Send {
         let identity = self.state.claim(id);
+        let at = at.into();
         async move {
-            self.sleep_op(identity, humantime::format_rfc3339_millis(at).to_string())
-                .await
+            let at = at.to_wire().map_err(|problem| {
+                Error::non_retriable(format!("step `{}`: {problem}", identity.id))
+            })?;
+            self.sleep_op(identity, at).await
         }
     }
 
@@ -350,11 +436,28 @@ impl Step {
         std::future::pending().await
     }
 
-    /// Waits for an event; returns `None` when the timeout passes first.
+    /// Waits for an event; returns `None` when the timeout passes first. The event's
+    /// payload is decoded as the `T` of [`WaitFor<T>`].
+    ///
+    /// ```no_run
+    /// # use inngest_module::{Ctx, EventPayload, WaitFor};
+    /// # #[derive(serde::Serialize, serde::Deserialize, EventPayload)]
+    /// # #[event(name = "order.shipped")]
+    /// # struct OrderShipped { order_id: String }
+    /// # async fn f(ctx: Ctx) -> inngest_module::Result<()> {
+    /// let shipped = ctx
+    ///     .step
+    ///     .wait_for_event("wait-for-shipping", WaitFor::<OrderShipped>::new().timeout("7d"))
+    ///     .await?;
+    /// if let Some(event) = shipped {
+    ///     println!("shipped: {}", event.data.order_id);
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn wait_for_event<T>(
         &self,
         id: &str,
-        wait: WaitFor,
+        wait: WaitFor<T>,
     ) -> impl Future<Output = Result<Option<Event<T>>, Error>> + Send
     where
         T: DeserializeOwned + Send,
@@ -379,18 +482,17 @@ impl Step {
     }
 
     /// Sends events as a step (sent once, even when the run is replayed); returns their ids.
-    pub fn send_event<T: Serialize + Send + Sync>(
+    pub fn send_event(
         &self,
         id: &str,
-        events: impl IntoEvents<T>,
+        events: impl IntoEvents,
     ) -> impl Future<Output = Result<Vec<String>, Error>> + Send {
         let identity = self.state.claim(id);
-        let events: Vec<Event<T>> = events.into_events();
-        let values: Result<Vec<Value>, _> = events.iter().map(Event::to_value).collect();
+        let values = events.into_values();
         async move {
-            let values = values.map_err(|e| {
+            let values = values.map_err(|(index, e)| {
                 Error::non_retriable(format!(
-                    "an event of step `{}` cannot be serialized: {e}",
+                    "event {index} of step `{}` cannot be serialized: {e}",
                     identity.id
                 ))
             })?;
@@ -498,5 +600,85 @@ impl From<String> for StepDuration {
 impl From<Duration> for StepDuration {
     fn from(duration: Duration) -> Self {
         StepDuration::Duration(duration)
+    }
+}
+
+/// When [`Step::sleep_until`] wakes the run: a [`SystemTime`], a `chrono::DateTime` or an
+/// RFC 3339 text.
+#[derive(Debug, Clone)]
+pub enum SleepUntil {
+    /// A point in time.
+    Time(SystemTime),
+    /// An RFC 3339 text (`"2026-12-24T18:00:00+01:00"`); checked before it is sent.
+    Text(String),
+}
+
+impl SleepUntil {
+    /// The wire form: RFC 3339 in UTC with milliseconds, as the JS SDK sends it.
+    fn to_wire(&self) -> Result<String, String> {
+        let at = match self {
+            SleepUntil::Time(at) => *at,
+            SleepUntil::Text(text) => chrono::DateTime::parse_from_rfc3339(text)
+                .map(SystemTime::from)
+                .map_err(|error| {
+                    format!(
+                        "`{text}` is not an RFC 3339 time ({error}); write e.g. \"2026-12-24T18:00:00+01:00\""
+                    )
+                })?,
+        };
+        Ok(humantime::format_rfc3339_millis(at).to_string())
+    }
+}
+
+impl From<SystemTime> for SleepUntil {
+    fn from(at: SystemTime) -> Self {
+        SleepUntil::Time(at)
+    }
+}
+
+impl<Tz: chrono::TimeZone> From<chrono::DateTime<Tz>> for SleepUntil {
+    fn from(at: chrono::DateTime<Tz>) -> Self {
+        SleepUntil::Time(at.into())
+    }
+}
+
+impl From<&str> for SleepUntil {
+    fn from(text: &str) -> Self {
+        SleepUntil::Text(text.to_string())
+    }
+}
+
+impl From<String> for SleepUntil {
+    fn from(text: String) -> Self {
+        SleepUntil::Text(text)
+    }
+}
+
+#[cfg(test)]
+mod sleep_until_tests {
+    use super::*;
+
+    #[test]
+    fn every_form_of_a_time_is_sent_as_utc_rfc3339_with_milliseconds() {
+        let expected = "2026-12-24T17:00:00.000Z";
+        let text = SleepUntil::from("2026-12-24T18:00:00+01:00");
+        assert_eq!(text.to_wire().unwrap(), expected);
+        let paris = chrono::FixedOffset::east_opt(3600).unwrap();
+        let chrono_time = chrono::DateTime::parse_from_rfc3339("2026-12-24T18:00:00+01:00")
+            .unwrap()
+            .with_timezone(&paris);
+        assert_eq!(SleepUntil::from(chrono_time).to_wire().unwrap(), expected);
+        let system: SystemTime = chrono_time.into();
+        assert_eq!(SleepUntil::from(system).to_wire().unwrap(), expected);
+    }
+
+    #[test]
+    fn a_text_that_is_not_rfc3339_says_what_to_write() {
+        let problem = SleepUntil::from("next tuesday").to_wire().unwrap_err();
+        assert!(
+            problem.contains("`next tuesday` is not an RFC 3339 time"),
+            "{problem}"
+        );
+        assert!(problem.contains("2026-12-24T18:00:00+01:00"), "{problem}");
     }
 }

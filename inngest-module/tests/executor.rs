@@ -1025,8 +1025,8 @@ async fn a_non_retriable_error_fails_at_once_and_runs_the_failure_handler() {
     assert_eq!(failures.len(), 1);
     assert_eq!(failures[0].function_id, "shop-fatal");
     assert_eq!(failures[0].run_id, run.run_id);
-    assert_eq!(failures[0].error["message"], "the card was declined");
-    assert_eq!(failures[0].event["data"]["order"], 7);
+    assert_eq!(failures[0].error.message, "the card was declined");
+    assert_eq!(failures[0].event.data["order"], 7);
     app.shutdown().await.unwrap();
 }
 

@@ -143,7 +143,7 @@ impl Peer {
 
     async fn non_retriable_failed(&self, ctx: Ctx<FunctionFailed>) -> inngest::Result<Value> {
         Ok(
-            json!({ "handled": true, "failedEvent": ctx.event.name, "message": ctx.event.data.error["message"] }),
+            json!({ "handled": true, "failedEvent": ctx.event.name, "message": ctx.event.data.error.message }),
         )
     }
 
@@ -222,7 +222,7 @@ impl Peer {
     }
 
     async fn flow_control_failed(&self, ctx: Ctx<FunctionFailed>) -> inngest::Result<Value> {
-        Ok(json!({ "failed": ctx.event.data.error["message"] }))
+        Ok(json!({ "failed": ctx.event.data.error.message }))
     }
 
     /// 12: cron with a time zone.
@@ -252,7 +252,7 @@ impl Peer {
     }
 
     async fn fc_failed(&self, ctx: Ctx<FunctionFailed>) -> inngest::Result<Value> {
-        Ok(json!({ "failed": ctx.event.data.error["message"] }))
+        Ok(json!({ "failed": ctx.event.data.error.message }))
     }
 
     /// 12: rate limit and idempotency.

@@ -5,7 +5,7 @@
 //! | Module | Functions (`#[inngest::function]`) | Routes |
 //! |---|---|---|
 //! | [`users`] | `user-onboarding`: welcome email, wait 3 days for verification, remind | `POST /users`, `POST /users/{id}/verify` |
-//! | [`orders`] | `process-order`: reserve stock, cool off, charge, notify; returns a receipt. Cancelled by `order.cancelled`; on failure, `process-order-failure` releases the stock. `release-cancelled-order` | `POST /orders`, `POST /orders/{id}/cancel` |
+//! | [`orders`] | `process-order`: reserve stock, cool off, charge, notify; returns a receipt. Cancelled by `order.cancelled`; on failure, `process-order-failure` releases the stock; on cancellation, `process-order-cancelled` does | `POST /orders`, `POST /orders/{id}/cancel` |
 //! | [`payments`] | `payment-saga`: authorize, capture (retried), refund when the capture fails for good | |
 //! | [`maintenance`] | `daily-cleanup`: 03:00 Paris time (`[maintenance] cleanup_schedule`), purges expired carts | |
 //! | [`analytics`] | `analytics-batch`: up to 100 `analytics.tracked` events per run | |

@@ -1,14 +1,12 @@
 //! The `maintenance` module: a daily cron function that purges expired carts at 03:00,
-//! Paris time. The schedule comes from `[maintenance] cleanup_schedule`, so the function is
-//! declared without the macros (`FunctionOptions` + `Function`, contributed by hand).
+//! Paris time. The schedule comes from `[maintenance] cleanup_schedule`: the attribute reads
+//! it from the provider (`#[inngest::on_cron(self.schedule)]`), once, at start-up.
 
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
-use framework::{
-    Config, ConfigSection, Environment, Injectable, Module, SectionProblems, injectable,
-};
-use inngest_module::{self as inngest, Ctx, Function, FunctionOptions, Functions};
+use framework::{Config, ConfigSection, Environment, Module, SectionProblems, injectable};
+use inngest_module::{self as inngest, Ctx};
 use serde::{Deserialize, Serialize};
 use validator::Validate;
 
@@ -106,21 +104,10 @@ impl Janitor {
             schedule: config.cleanup_schedule.clone(),
         }
     }
-}
 
-impl Janitor {
-    /// The `daily-cleanup` function: what `#[inngest::on_cron(...)]` would generate, with
-    /// the schedule from the config (the server handles daylight saving time).
-    fn cleanup_function(this: &Arc<Self>) -> Function {
-        let options = FunctionOptions::new("daily-cleanup").cron(this.schedule.clone());
-        let this = Arc::clone(this);
-        Function::new(options, move |ctx: Ctx| {
-            let this = Arc::clone(&this);
-            async move { this.daily_cleanup(ctx).await }
-        })
-    }
-
-    /// Purges every expired cart in one step.
+    /// The `daily-cleanup` function, on the configured schedule (the server handles
+    /// daylight saving time): purges every expired cart in one step.
+    #[inngest::on_cron(self.schedule, id = "daily-cleanup")]
     async fn daily_cleanup(&self, ctx: Ctx) -> inngest::Result<CleanupReport> {
         let carts = &self.carts;
         let purged_carts = ctx
@@ -138,6 +125,6 @@ pub fn module() -> Module {
     Module::new("maintenance")
         .config::<MaintenanceConfig>("maintenance")
         .provide::<CartStore>()
-        .provider(Janitor::provider().contribute::<Functions, _>(Janitor::cleanup_function))
+        .provide::<Janitor>()
         .export::<CartStore>()
 }

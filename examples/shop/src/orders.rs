@@ -3,9 +3,11 @@
 //! `POST /orders/{id}/cancel` cancels the run), charges the customer (through `payments`),
 //! fans out `order.confirmed` + `email.requested`, and returns a receipt.
 //!
-//! Two more functions clean up: `on_failure` releases the stock of an order that failed for
-//! good and tells the customer, and `release-cancelled-order` releases the stock of a
-//! cancelled one.
+//! Two handlers clean up: `on_failure` releases the stock of an order that failed for good
+//! and tells the customer, and `on_cancel` releases the stock of a cancelled one.
+//!
+//! Every event is a payload type tied to its name (`#[derive(EventPayload)]`), so names are
+//! written once, here, and never at a trigger, a send or a wait.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -16,10 +18,10 @@ use axum::routing::post;
 use axum::{Json, Router};
 use framework::{Config, ConfigSection, Environment, Module, SectionProblems, injectable};
 use inngest_module::{
-    self as inngest, Ctx, Error, Event, FunctionFailed, InngestService, SendError,
+    self as inngest, Ctx, Error, Event, EventPayload, FunctionCancelled, FunctionFailed,
+    InngestService, SendError,
 };
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use validator::Validate;
 
 use crate::api::{ApiError, check_duration, new_id};
@@ -61,7 +63,8 @@ pub struct LineItem {
 }
 
 /// `order.created`: a customer placed an order.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, EventPayload)]
+#[event(name = "order.created")]
 #[serde(rename_all = "camelCase")]
 pub struct OrderCreated {
     /// The order's id (`ord-…`).
@@ -96,7 +99,8 @@ pub struct Reservation {
 
 /// `order.cancelled`: the customer cancelled the order (during the cool-off it stops the
 /// order's run before anything is charged).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, EventPayload)]
+#[event(name = "order.cancelled")]
 #[serde(rename_all = "camelCase")]
 pub struct OrderCancelled {
     /// The order.
@@ -104,7 +108,8 @@ pub struct OrderCancelled {
 }
 
 /// `order.confirmed`: the order is paid.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, EventPayload)]
+#[event(name = "order.confirmed")]
 #[serde(rename_all = "camelCase")]
 pub struct OrderConfirmed {
     /// The order.
@@ -116,7 +121,8 @@ pub struct OrderConfirmed {
 }
 
 /// `email.requested`: some mailer should send this template.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, EventPayload)]
+#[event(name = "email.requested")]
 #[serde(rename_all = "camelCase")]
 pub struct EmailRequested {
     /// The recipient.
@@ -125,17 +131,6 @@ pub struct EmailRequested {
     pub template: String,
     /// The order it is about.
     pub order_id: String,
-}
-
-/// The payloads of the fan-out: `Step::send_event` takes events of one payload type, so the
-/// two kinds share an untagged enum (each serializes as its own struct).
-#[derive(Debug, Clone, Serialize)]
-#[serde(untagged)]
-pub enum Notification {
-    /// `order.confirmed`.
-    Confirmed(OrderConfirmed),
-    /// `email.requested`.
-    Email(EmailRequested),
 }
 
 /// The order-processing function's result.
@@ -221,27 +216,6 @@ pub struct OrderCleanup {
     pub notification_ids: Vec<String>,
 }
 
-/// The data of `inngest/function.cancelled`.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-pub struct FunctionCancelled {
-    /// Composite id of the function whose run was cancelled.
-    pub function_id: String,
-    /// The cancelled run.
-    pub run_id: String,
-    /// Its triggering event.
-    #[serde(default)]
-    pub event: Value,
-}
-
-/// The `orderId` of the `order.created` event inside a failure or cancellation event.
-fn order_id_of(event: &Value) -> Result<String, Error> {
-    event
-        .pointer("/data/orderId")
-        .and_then(Value::as_str)
-        .map(str::to_owned)
-        .ok_or_else(|| Error::non_retriable(format!("not an order.created event: {event}")))
-}
-
 /// The order-processing function and its clean-ups.
 pub struct OrderProcessor {
     inventory: Arc<Inventory>,
@@ -266,19 +240,20 @@ impl OrderProcessor {
     /// reserve-stock → cool off (`[orders] cool_off`, 1 minute) → charge → send
     /// `order.confirmed` and `email.requested` → the receipt. Each step runs once per run,
     /// however often the run is replayed; at most 10 orders of one customer are processed
-    /// at once. An `order.cancelled` for the same order cancels the run; a failure for good
-    /// runs `order_failed`.
+    /// at once. An `order.cancelled` for the same order cancels the run (then
+    /// `order_cancelled` runs); a failure for good runs `order_failed`.
     #[inngest::function(
         id = "process-order",
         name = "Process an order",
-        event = "order.created",
+        event = OrderCreated,
         retries = 3,
         concurrency(limit = 10, key = "event.data.customerId"),
         cancel_on(
-            event = "order.cancelled",
+            event = OrderCancelled,
             if = "async.data.orderId == event.data.orderId"
         ),
-        on_failure = "order_failed"
+        on_failure = "order_failed",
+        on_cancel = "order_cancelled"
     )]
     async fn process_order(&self, ctx: Ctx<OrderCreated>) -> inngest::Result<Receipt> {
         let order = &ctx.event.data;
@@ -310,16 +285,15 @@ impl OrderProcessor {
             template: "order-confirmation".into(),
             order_id: order.order_id.clone(),
         };
+        // A fan-out of two kinds of events: a tuple, each typed.
         let notification_ids = ctx
             .step
             .send_event(
                 "notify",
-                [
-                    Event::new("order.confirmed", Notification::Confirmed(confirmed))
-                        .with_id(format!("order-confirmed-{}", order.order_id)),
-                    Event::new("email.requested", Notification::Email(email))
-                        .with_id(format!("order-email-{}", order.order_id)),
-                ],
+                (
+                    Event::from(confirmed).with_id(format!("order-confirmed-{}", order.order_id)),
+                    Event::from(email).with_id(format!("order-email-{}", order.order_id)),
+                ),
             )
             .await?;
 
@@ -334,21 +308,14 @@ impl OrderProcessor {
 
     /// `process-order` failed for good (a non-retriable error, or retries exhausted):
     /// release the stock and tell the customer. Registered as `process-order-failure`.
-    async fn order_failed(&self, ctx: Ctx<FunctionFailed>) -> inngest::Result<OrderCleanup> {
+    async fn order_failed(
+        &self,
+        ctx: Ctx<FunctionFailed<OrderCreated>>,
+    ) -> inngest::Result<OrderCleanup> {
         let failed = &ctx.event.data;
-        let order_id = order_id_of(&failed.event)?;
-        let email = failed
-            .event
-            .pointer("/data/email")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string();
-        let reason = failed
-            .error
-            .get("message")
-            .and_then(Value::as_str)
-            .unwrap_or("unknown error")
-            .to_string();
+        let order_id = failed.event.data.order_id.clone();
+        let email = failed.event.data.email.clone();
+        let reason = failed.error.message.clone();
         let inventory = &self.inventory;
         let order = &order_id;
         let released = ctx
@@ -362,14 +329,11 @@ impl OrderProcessor {
             .step
             .send_event(
                 "notify-customer",
-                Event::new(
-                    "email.requested",
-                    EmailRequested {
-                        to: email,
-                        template: "order-failed".into(),
-                        order_id: order_id.clone(),
-                    },
-                )
+                Event::from(EmailRequested {
+                    to: email,
+                    template: "order-failed".into(),
+                    order_id: order_id.clone(),
+                })
                 .with_id(format!("order-failed-email-{order_id}")),
             )
             .await?;
@@ -382,18 +346,12 @@ impl OrderProcessor {
     }
 
     /// A `process-order` run was cancelled (`order.cancelled` during the cool-off): release
-    /// its stock. Nothing was charged yet. (The `if` names the function by its composite id,
-    /// `<app_id>-process-order`.)
-    #[inngest::function(
-        id = "release-cancelled-order",
-        event = "inngest/function.cancelled",
-        if = "event.data.function_id == 'shop-process-order'"
-    )]
-    async fn release_cancelled_order(
+    /// its stock. Nothing was charged yet. Registered as `process-order-cancelled`.
+    async fn order_cancelled(
         &self,
-        ctx: Ctx<FunctionCancelled>,
+        ctx: Ctx<FunctionCancelled<OrderCreated>>,
     ) -> inngest::Result<OrderCleanup> {
-        let order_id = order_id_of(&ctx.event.data.event)?;
+        let order_id = ctx.event.data.event.data.order_id.clone();
         let inventory = &self.inventory;
         let order = &order_id;
         let released = ctx
@@ -459,15 +417,12 @@ impl OrderIntake {
     /// id, so a retried send never starts two runs).
     pub async fn place(&self, order: NewOrder) -> Result<OrderAccepted, SendError> {
         let order_id = new_id("ord");
-        let event = Event::new(
-            "order.created",
-            OrderCreated {
-                order_id: order_id.clone(),
-                customer_id: order.customer_id,
-                email: order.email,
-                items: order.items,
-            },
-        )
+        let event = Event::from(OrderCreated {
+            order_id: order_id.clone(),
+            customer_id: order.customer_id,
+            email: order.email,
+            items: order.items,
+        })
         .with_id(format!("order-created-{order_id}"));
         let event_ids = self.inngest.send(event).await?;
         Ok(OrderAccepted {
@@ -478,12 +433,9 @@ impl OrderIntake {
 
     /// Sends `order.cancelled`: an order still in its cool-off stops before it is charged.
     pub async fn cancel(&self, order_id: String) -> Result<CancellationAccepted, SendError> {
-        let event = Event::new(
-            "order.cancelled",
-            OrderCancelled {
-                order_id: order_id.clone(),
-            },
-        )
+        let event = Event::from(OrderCancelled {
+            order_id: order_id.clone(),
+        })
         .with_id(format!("order-cancelled-{order_id}"));
         let event_ids = self.inngest.send(event).await?;
         Ok(CancellationAccepted {

@@ -11,7 +11,9 @@ use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Json, Router};
 use framework::{Config, ConfigSection, Environment, Module, SectionProblems, injectable};
-use inngest_module::{self as inngest, Ctx, Event, InngestService, SendError, WaitFor};
+use inngest_module::{
+    self as inngest, Ctx, Event, EventPayload, InngestService, SendError, WaitFor,
+};
 use serde::{Deserialize, Serialize};
 use validator::Validate;
 
@@ -41,7 +43,8 @@ impl ConfigSection for UsersConfig {
 }
 
 /// `user.signed_up`: someone created an account.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, EventPayload)]
+#[event(name = "user.signed_up")]
 #[serde(rename_all = "camelCase")]
 pub struct UserSignedUp {
     /// The new user's id (`usr-…`).
@@ -51,7 +54,8 @@ pub struct UserSignedUp {
 }
 
 /// `user.email_verified`: the user clicked the link in the welcome email.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, EventPayload)]
+#[event(name = "user.email_verified")]
 #[serde(rename_all = "camelCase")]
 pub struct EmailVerified {
     /// The user.
@@ -181,7 +185,7 @@ impl Onboarding {
 
     /// Welcome email → wait up to `verification_timeout` (3 days) for `user.email_verified`
     /// of the same user → mark verified, or send a reminder when the wait timed out.
-    #[inngest::function(id = "user-onboarding", event = "user.signed_up", retries = 5)]
+    #[inngest::function(id = "user-onboarding", event = UserSignedUp, retries = 5)]
     async fn onboard(&self, ctx: Ctx<UserSignedUp>) -> inngest::Result<OnboardingOutcome> {
         let user = &ctx.event.data;
         let mailer = &self.mailer;
@@ -191,13 +195,10 @@ impl Onboarding {
             })
             .await?;
 
-        let wait = WaitFor::event("user.email_verified")
+        let wait = WaitFor::<EmailVerified>::new()
             .matching("async.data.userId == event.data.userId")
             .timeout(self.config.verification_timeout.as_str());
-        let verified = ctx
-            .step
-            .wait_for_event::<EmailVerified>("wait-email-verified", wait)
-            .await?;
+        let verified = ctx.step.wait_for_event("wait-email-verified", wait).await?;
 
         match verified {
             None => {
@@ -271,13 +272,10 @@ impl Signups {
     /// idempotent).
     pub async fn sign_up(&self, email: String) -> Result<SignupAccepted, SendError> {
         let user_id = new_id("usr");
-        let event = Event::new(
-            "user.signed_up",
-            UserSignedUp {
-                user_id: user_id.clone(),
-                email,
-            },
-        )
+        let event = Event::from(UserSignedUp {
+            user_id: user_id.clone(),
+            email,
+        })
         .with_id(format!("signup-{user_id}"));
         let event_ids = self.inngest.send(event).await?;
         Ok(SignupAccepted { user_id, event_ids })
@@ -286,12 +284,9 @@ impl Signups {
     /// The user clicked the link in the welcome email: sends `user.email_verified`, which
     /// the user's onboarding run is waiting for.
     pub async fn verify(&self, user_id: String) -> Result<VerificationAccepted, SendError> {
-        let event = Event::new(
-            "user.email_verified",
-            EmailVerified {
-                user_id: user_id.clone(),
-            },
-        )
+        let event = Event::from(EmailVerified {
+            user_id: user_id.clone(),
+        })
         .with_id(format!("verified-{user_id}"));
         let event_ids = self.inngest.send(event).await?;
         Ok(VerificationAccepted { user_id, event_ids })

@@ -466,7 +466,7 @@ async fn cancelling_an_order_during_its_cool_off_stops_it_before_the_charge() {
 
     // `inngest/function.cancelled` starts the clean-up, which releases the stock.
     let cleanup = shop
-        .run_of("shop-release-cancelled-order", |event| {
+        .run_of("shop-process-order-cancelled", |event| {
             event.name == "inngest/function.cancelled" && event.data["run_id"] == run.run_id
         })
         .await;

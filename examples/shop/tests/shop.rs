@@ -656,7 +656,7 @@ async fn syncing_registers_every_function_with_its_triggers_and_flow_control() {
             "shop-payment-saga",
             "shop-process-order",
             "shop-process-order-failure",
-            "shop-release-cancelled-order",
+            "shop-process-order-cancelled",
             "shop-user-onboarding"
         ]
     );
@@ -681,7 +681,7 @@ async fn syncing_registers_every_function_with_its_triggers_and_flow_control() {
         }])
     );
     assert_eq!(
-        by_id("shop-release-cancelled-order")["triggers"],
+        by_id("shop-process-order-cancelled")["triggers"],
         json!([{
             "event": "inngest/function.cancelled",
             "expression": "event.data.function_id == 'shop-process-order'"

@@ -1,5 +1,6 @@
-//! `#[inngest_module::function]` and its shorthands `#[on_event]` / `#[on_cron]`, plus the
-//! flow-control modifier attributes they absorb (`#[throttle(..)]`, `#[retries(3)]`, …).
+//! `#[inngest_module::function]` and its shorthands `#[on_event]` / `#[on_cron]`, the
+//! flow-control modifier attributes they absorb (`#[throttle(..)]`, `#[retries(3)]`, …), and
+//! `#[derive(EventPayload)]`.
 //!
 //! They go on methods of an `#[injectable]` impl and follow the framework's contribution
 //! protocol: each generates `__contribution_<method>()`, which `#[injectable]` attaches to
@@ -31,7 +32,7 @@ fn suggestion(name: &str, allowed: &[&str]) -> String {
 }
 
 /// Modifier attributes absorbed by the main attribute placed above them.
-const MODIFIERS: [&str; 12] = [
+const MODIFIERS: [&str; 14] = [
     "retries",
     "concurrency",
     "rate_limit",
@@ -44,11 +45,17 @@ const MODIFIERS: [&str; 12] = [
     "singleton",
     "cancel_on",
     "on_failure",
+    "on_cancel",
+    "middleware",
 ];
 
+/// An argument's value: a literal, a nested list, an expression on `self` (a value read
+/// from the provider, e.g. from its injected config), or a type (an event payload type).
 enum Value {
     Lit(Lit),
     List(Vec<Arg>),
+    Expr(Box<syn::Expr>),
+    Type(Box<syn::Type>),
 }
 
 struct Arg {
@@ -57,13 +64,30 @@ struct Arg {
     span: Span,
 }
 
+/// A value after `=` or alone: a literal, `self…`, or a type.
+fn parse_value(input: ParseStream) -> syn::Result<Value> {
+    if input.peek(Lit) {
+        Ok(Value::Lit(input.parse()?))
+    } else if input.peek(Token![self]) {
+        Ok(Value::Expr(Box::new(input.parse()?)))
+    } else {
+        Ok(Value::Type(Box::new(input.parse()?)))
+    }
+}
+
 impl Parse for Arg {
     fn parse(input: ParseStream) -> syn::Result<Self> {
         let span = input.span();
-        if input.peek(Lit) {
+        let keyed = {
+            let fork = input.fork();
+            Ident::parse_any(&fork).is_ok()
+                && (fork.peek(Token![=]) || fork.peek(syn::token::Paren))
+                && !input.peek(Token![self])
+        };
+        if !keyed {
             return Ok(Arg {
                 key: None,
-                value: Value::Lit(input.parse()?),
+                value: parse_value(input)?,
                 span,
             });
         }
@@ -72,10 +96,10 @@ impl Parse for Arg {
             input.parse::<Token![=]>()?;
             Ok(Arg {
                 key: Some(key),
-                value: Value::Lit(input.parse()?),
+                value: parse_value(input)?,
                 span,
             })
-        } else if input.peek(syn::token::Paren) {
+        } else {
             let content;
             syn::parenthesized!(content in input);
             let args = Punctuated::<Arg, Token![,]>::parse_terminated(&content)?;
@@ -84,11 +108,6 @@ impl Parse for Arg {
                 value: Value::List(args.into_iter().collect()),
                 span,
             })
-        } else {
-            Err(syn::Error::new(
-                key.span(),
-                format!("expected `{key} = ...` or `{key}(...)`"),
-            ))
         }
     }
 }
@@ -100,6 +119,7 @@ fn parse_args(tokens: TokenStream2) -> syn::Result<Vec<Arg>> {
         .collect())
 }
 
+/// A literal string, for what must be known at compile time (the function id).
 fn lit_str(arg: &Arg) -> syn::Result<String> {
     match &arg.value {
         Value::Lit(Lit::Str(s)) => Ok(s.value()),
@@ -110,10 +130,42 @@ fn lit_str(arg: &Arg) -> syn::Result<String> {
     }
 }
 
-fn lit_int(arg: &Arg) -> syn::Result<u32> {
+/// A string: a literal, or an expression on `self` (anything `ToString`).
+fn string(arg: &Arg) -> syn::Result<TokenStream2> {
     match &arg.value {
-        Value::Lit(Lit::Int(i)) => i.base10_parse(),
-        _ => Err(syn::Error::new(arg.span, "expected a whole number")),
+        Value::Lit(Lit::Str(s)) => Ok(quote!(#s)),
+        Value::Expr(expr) => Ok(quote!(::std::string::ToString::to_string(&(#expr)))),
+        _ => Err(syn::Error::new(
+            arg.span,
+            "expected a string, e.g. \"1m\", or a value read from the provider, e.g. `self.config.period`",
+        )),
+    }
+}
+
+/// An event name: a literal, an expression on `self`, or an [`EventPayload`] type.
+fn event_name(arg: &Arg) -> syn::Result<TokenStream2> {
+    match &arg.value {
+        Value::Type(ty) => Ok(quote!(<#ty as ::inngest_module::EventPayload>::NAME)),
+        Value::Lit(Lit::Str(_)) | Value::Expr(_) => string(arg),
+        _ => Err(syn::Error::new(
+            arg.span,
+            "expected an event name, e.g. \"order.created\", or a payload type that derives EventPayload, e.g. `OrderCreated`",
+        )),
+    }
+}
+
+/// A whole number (`u32`): a literal, or an expression on `self`.
+fn int(arg: &Arg) -> syn::Result<TokenStream2> {
+    match &arg.value {
+        Value::Lit(Lit::Int(i)) => {
+            let value: u32 = i.base10_parse()?;
+            Ok(quote!(#value))
+        }
+        Value::Expr(expr) => Ok(quote!((#expr))),
+        _ => Err(syn::Error::new(
+            arg.span,
+            "expected a whole number, or a value read from the provider, e.g. `self.config.limit`",
+        )),
     }
 }
 
@@ -174,25 +226,37 @@ impl<'a> Fields<'a> {
     fn string(&self, name: &str) -> syn::Result<TokenStream2> {
         Ok(match self.get(name) {
             Some(arg) => {
-                let value = lit_str(arg)?;
+                let value = string(arg)?;
                 quote!(::std::option::Option::Some(::std::string::String::from(#value)))
             }
             None => quote!(::std::option::Option::None),
         })
     }
 
-    fn required_string(&self, name: &str, span: Span) -> syn::Result<String> {
+    fn required(
+        &self,
+        name: &str,
+        span: Span,
+        read: fn(&Arg) -> syn::Result<TokenStream2>,
+    ) -> syn::Result<TokenStream2> {
         self.get(name)
-            .map(lit_str)
+            .map(read)
             .transpose()?
             .ok_or_else(|| syn::Error::new(span, format!("`{}` needs `{name} = ...`", self.what)))
     }
 
-    fn required_int(&self, name: &str, span: Span) -> syn::Result<u32> {
-        self.get(name)
-            .map(lit_int)
-            .transpose()?
-            .ok_or_else(|| syn::Error::new(span, format!("`{}` needs `{name} = ...`", self.what)))
+    fn required_string(&self, name: &str, span: Span) -> syn::Result<TokenStream2> {
+        let value = self.required(name, span, string)?;
+        Ok(quote!(::std::string::String::from(#value)))
+    }
+
+    fn required_int(&self, name: &str, span: Span) -> syn::Result<TokenStream2> {
+        self.required(name, span, int)
+    }
+
+    /// A literal string (for choices such as `mode` and `scope`).
+    fn literal(&self, name: &str) -> syn::Result<Option<String>> {
+        self.get(name).map(lit_str).transpose()
     }
 }
 
@@ -209,8 +273,14 @@ impl<'a> Fields<'a> {
 /// `throttle(limit, period, burst, key)`, `debounce = "5s"` or `debounce(period, key, timeout)`,
 /// `batch(max_size, timeout, key, if)`, `priority = "<CEL>"`, `idempotency = "<CEL>"`,
 /// `timeouts(start, finish)`, `singleton(mode, key)`, `cancel_on(event, if, timeout)`
-/// (repeatable), `on_failure = "method"`. Each may also be written as its own attribute
-/// below this one (`#[throttle(limit = 5, period = "1s")]`, `#[retries(3)]`).
+/// (repeatable), `on_failure = "method"`, `on_cancel = "method"`,
+/// `middleware(self.a, self.b)`. Each may also be written as its own attribute below this
+/// one (`#[throttle(limit = 5, period = "1s")]`, `#[retries(3)]`).
+///
+/// An event is a string or a payload type that derives `EventPayload`
+/// (`event = OrderCreated`). Every value but `id`, `singleton(mode)` and
+/// `concurrency(scope)` may also be an expression on `self`, evaluated once at start-up:
+/// `cron = self.config.cleanup_cron`, `concurrency = self.limits.emails`.
 #[proc_macro_attribute]
 pub fn function(args: TokenStream, input: TokenStream) -> TokenStream {
     entry(args, input, Shorthand::None)
@@ -296,7 +366,9 @@ modifier!(
     timeouts,
     singleton,
     cancel_on,
-    on_failure
+    on_failure,
+    on_cancel,
+    middleware
 );
 
 #[derive(Clone, Copy)]
@@ -357,14 +429,15 @@ fn expand(
             }
         };
         let span = attr.span();
+        let mut inner = inner;
         let value = match inner.as_slice() {
             [
                 Arg {
                     key: None,
-                    value: Value::Lit(lit),
+                    value: Value::Lit(_) | Value::Expr(_) | Value::Type(_),
                     ..
                 },
-            ] => Value::Lit(lit.clone()),
+            ] => inner.remove(0).value,
             _ => Value::List(inner),
         };
         all.push(Arg {
@@ -379,8 +452,10 @@ fn expand(
     let mut id = ident.to_string().replace('_', "-");
     let mut statements = Vec::new();
     let mut events = Vec::new();
-    let mut condition: Option<String> = None;
+    let mut condition: Option<TokenStream2> = None;
     let mut on_failure: Option<Ident> = None;
+    let mut on_cancel: Option<Ident> = None;
+    let mut middleware = Vec::new();
     for arg in &all {
         let key = key_name(arg);
         let key = if arg.key.is_none() {
@@ -395,48 +470,46 @@ fn expand(
             key
         };
         match key.as_str() {
-            "id" => id = lit_str(arg)?,
+            "id" => {
+                id = lit_str(arg).map_err(|_| {
+                    syn::Error::new(
+                        arg.span,
+                        "the function id is a string written here, e.g. id = \"process-order\" (it names the function's runs on the server, so it cannot come from config)",
+                    )
+                })?
+            }
             "name" => {
-                let v = lit_str(arg)?;
+                let v = string(arg)?;
                 statements.push(quote!(options = options.name(#v);));
             }
-            "event" => events.push(lit_str(arg)?),
-            "if" => condition = Some(lit_str(arg)?),
+            "event" => events.push(event_name(arg)?),
+            "if" => condition = Some(string(arg)?),
             "cron" => {
-                let v = lit_str(arg)?;
+                let v = string(arg)?;
                 statements.push(quote!(options = options.cron(#v);));
             }
             "retries" => {
-                let v = lit_int(arg)?;
+                let v = int(arg)?;
                 statements.push(quote!(options = options.retries(#v);));
             }
             "priority" => {
-                let v = lit_str(arg)?;
+                let v = string(arg)?;
                 statements.push(quote!(options = options.priority(#v);));
             }
             "idempotency" => {
-                let v = lit_str(arg)?;
+                let v = string(arg)?;
                 statements.push(quote!(options = options.idempotency(#v);));
             }
-            "on_failure" => {
-                let v = match &arg.value {
-                    Value::Lit(Lit::Str(s)) => s.value(),
-                    _ => {
-                        return Err(syn::Error::new(
-                            arg.span,
-                            "expected `on_failure = \"method_name\"`",
-                        ));
-                    }
-                };
-                on_failure = Some(Ident::new(&v, arg.span));
-            }
+            "on_failure" => on_failure = Some(handler_method(arg, "on_failure")?),
+            "on_cancel" => on_cancel = Some(handler_method(arg, "on_cancel")?),
+            "middleware" => middleware.extend(middleware_exprs(arg)?),
             "concurrency" => statements.push(concurrency_statement(arg)?),
             "rate_limit" => {
                 let f = Fields::new("rate_limit", arg, &["limit", "period", "key"])?;
                 let limit = f.required_int("limit", arg.span)?;
                 let period = f.required_string("period", arg.span)?;
                 let key = f.string("key")?;
-                statements.push(quote!(options.rate_limit = Some(::inngest_module::RateLimit { limit: #limit, period: #period.into(), key: #key });));
+                statements.push(quote!(options.rate_limit = Some(::inngest_module::RateLimit { limit: #limit, period: #period, key: #key });));
             }
             "throttle" => {
                 let f = Fields::new("throttle", arg, &["limit", "period", "burst", "key"])?;
@@ -444,24 +517,24 @@ fn expand(
                 let period = f.required_string("period", arg.span)?;
                 let burst = match f.get("burst") {
                     Some(b) => {
-                        let b = lit_int(b)?;
+                        let b = int(b)?;
                         quote!(Some(#b))
                     }
                     None => quote!(None),
                 };
                 let key = f.string("key")?;
-                statements.push(quote!(options.throttle = Some(::inngest_module::Throttle { limit: #limit, period: #period.into(), burst: #burst, key: #key });));
+                statements.push(quote!(options.throttle = Some(::inngest_module::Throttle { limit: #limit, period: #period, burst: #burst, key: #key });));
             }
             "debounce" => {
-                if let Value::Lit(_) = arg.value {
-                    let period = lit_str(arg)?;
+                if let Value::Lit(_) | Value::Expr(_) = arg.value {
+                    let period = string(arg)?;
                     statements.push(quote!(options = options.debounce(#period);));
                 } else {
                     let f = Fields::new("debounce", arg, &["period", "key", "timeout"])?;
                     let period = f.required_string("period", arg.span)?;
                     let key = f.string("key")?;
                     let timeout = f.string("timeout")?;
-                    statements.push(quote!(options.debounce = Some(::inngest_module::Debounce { period: #period.into(), key: #key, timeout: #timeout });));
+                    statements.push(quote!(options.debounce = Some(::inngest_module::Debounce { period: #period, key: #key, timeout: #timeout });));
                 }
             }
             "batch" | "batch_events" => {
@@ -470,7 +543,7 @@ fn expand(
                 let timeout = f.required_string("timeout", arg.span)?;
                 let key = f.string("key")?;
                 let cond = f.string("if")?;
-                statements.push(quote!(options.batch_events = Some(::inngest_module::BatchEvents { max_size: #max_size, timeout: #timeout.into(), key: #key, condition: #cond });));
+                statements.push(quote!(options.batch_events = Some(::inngest_module::BatchEvents { max_size: #max_size, timeout: #timeout, key: #key, condition: #cond });));
             }
             "timeouts" => {
                 let f = Fields::new("timeouts", arg, &["start", "finish"])?;
@@ -480,13 +553,19 @@ fn expand(
             }
             "singleton" => {
                 let f = Fields::new("singleton", arg, &["mode", "key"])?;
-                let mode = match f.required_string("mode", arg.span)?.as_str() {
-                    "skip" => quote!(::inngest_module::SingletonMode::Skip),
-                    "cancel" => quote!(::inngest_module::SingletonMode::Cancel),
-                    other => {
+                let mode = match f.literal("mode")?.as_deref() {
+                    Some("skip") => quote!(::inngest_module::SingletonMode::Skip),
+                    Some("cancel") => quote!(::inngest_module::SingletonMode::Cancel),
+                    Some(other) => {
                         return Err(syn::Error::new(
                             arg.span,
                             format!("singleton mode `{other}`: use \"skip\" or \"cancel\""),
+                        ));
+                    }
+                    None => {
+                        return Err(syn::Error::new(
+                            arg.span,
+                            "`singleton` needs `mode = \"skip\"` or `mode = \"cancel\"`",
                         ));
                     }
                 };
@@ -495,10 +574,10 @@ fn expand(
             }
             "cancel_on" => {
                 let f = Fields::new("cancel_on", arg, &["event", "if", "timeout"])?;
-                let event = f.required_string("event", arg.span)?;
+                let event = f.required("event", arg.span, event_name)?;
                 let cond = f.string("if")?;
                 let timeout = f.string("timeout")?;
-                statements.push(quote!(options.cancel.push(::inngest_module::Cancel { event: #event.into(), timeout: #timeout, condition: #cond });));
+                statements.push(quote!(options.cancel.push(::inngest_module::Cancel { event: ::std::string::String::from(#event), timeout: #timeout, condition: #cond });));
             }
             other => {
                 let arguments: Vec<&str> = TRIGGERS_AND_NAMES
@@ -517,6 +596,11 @@ fn expand(
             }
         }
     }
+    if events.is_empty()
+        && let Shorthand::Event = shorthand
+    {
+        events.push(event_of_payload(&method)?);
+    }
     if condition.is_some() && events.is_empty() {
         return Err(syn::Error::new(
             Span::call_site(),
@@ -532,48 +616,129 @@ fn expand(
         .collect();
 
     let contribution = format_ident!("__contribution_{}", ident);
-    let failure = on_failure.map(|failure| {
-        quote! {
-            let failure_this = ::std::sync::Arc::clone(this);
-            let function = function.on_failure(move |ctx| {
-                let this = ::std::sync::Arc::clone(&failure_this);
-                async move { this.#failure(ctx).await }
-            });
-        }
+    let build = format_ident!("__inngest_function_{}", ident);
+    let handlers = [
+        (on_failure, quote!(on_failure)),
+        (on_cancel, quote!(on_cancel)),
+    ]
+    .into_iter()
+    .filter_map(|(method, register)| {
+        method.map(|method| {
+            quote! {
+                let handler_this = ::std::sync::Arc::clone(self);
+                let function = function.#register(move |ctx| {
+                    let this = ::std::sync::Arc::clone(&handler_this);
+                    async move { this.#method(ctx).await }
+                });
+            }
+        })
     });
     Ok(quote! {
         #method
 
+        /// Builds the function from the provider (values read from `self` are read here,
+        /// once, at start-up).
+        #[doc(hidden)]
+        fn #build(self: &::std::sync::Arc<Self>) -> ::inngest_module::Function {
+            #[allow(unused_mut)]
+            let mut options = ::inngest_module::FunctionOptions::new(#id);
+            #(#triggers)*
+            #(#statements)*
+            let handler_this = ::std::sync::Arc::clone(self);
+            let function = ::inngest_module::Function::new(options, move |ctx| {
+                let this = ::std::sync::Arc::clone(&handler_this);
+                async move { this.#ident(ctx).await }
+            });
+            #(#handlers)*
+            #(let function = function.middleware(::std::sync::Arc::clone(&(#middleware)));)*
+            function
+        }
+
         #[doc(hidden)]
         pub fn #contribution() -> ::inngest_module::__private::Contribution<Self> {
             ::inngest_module::__private::Contribution::new::<::inngest_module::Functions, _>(
-                |this: &::std::sync::Arc<Self>| {
-                    #[allow(unused_mut)]
-                    let mut options = ::inngest_module::FunctionOptions::new(#id);
-                    #(#triggers)*
-                    #(#statements)*
-                    let handler_this = ::std::sync::Arc::clone(this);
-                    let function = ::inngest_module::Function::new(options, move |ctx| {
-                        let this = ::std::sync::Arc::clone(&handler_this);
-                        async move { this.#ident(ctx).await }
-                    });
-                    #failure
-                    function
-                },
+                |this: &::std::sync::Arc<Self>| Self::#build(this),
             )
         }
     })
 }
 
+/// The method an `on_failure` / `on_cancel` argument names.
+fn handler_method(arg: &Arg, what: &str) -> syn::Result<Ident> {
+    match &arg.value {
+        Value::Lit(Lit::Str(s)) => syn::parse_str::<Ident>(&s.value())
+            .map(|ident| Ident::new(&ident.to_string(), s.span()))
+            .map_err(|_| {
+                syn::Error::new(
+                    s.span(),
+                    format!("`{what}` names a method of this impl, e.g. {what} = \"order_failed\""),
+                )
+            }),
+        _ => Err(syn::Error::new(
+            arg.span,
+            format!("expected `{what} = \"method_name\"`"),
+        )),
+    }
+}
+
+/// The middleware a `middleware(...)` argument lists: expressions on `self`, each an
+/// `Arc` of a provider that implements `FunctionMiddleware`.
+fn middleware_exprs(arg: &Arg) -> syn::Result<Vec<TokenStream2>> {
+    let hint = "`middleware` lists providers injected into this one, e.g. #[middleware(self.audit, self.auth)], each an `Arc<T>` where T implements FunctionMiddleware";
+    let values: Vec<&Value> = match &arg.value {
+        Value::List(args) if args.iter().all(|a| a.key.is_none()) => {
+            args.iter().map(|a| &a.value).collect()
+        }
+        value @ Value::Expr(_) => vec![value],
+        _ => return Err(syn::Error::new(arg.span, hint)),
+    };
+    values
+        .into_iter()
+        .map(|value| match value {
+            Value::Expr(expr) => Ok(quote!(#expr)),
+            _ => Err(syn::Error::new(arg.span, hint)),
+        })
+        .collect()
+}
+
+/// The event name of the payload type in `ctx: Ctx<Payload>`, for `#[on_event]` without a
+/// name.
+fn event_of_payload(method: &ImplItemFn) -> syn::Result<TokenStream2> {
+    let missing = || {
+        syn::Error::new(
+            method.sig.span(),
+            "#[on_event] without an event needs a typed context, `ctx: Ctx<Payload>` where Payload derives EventPayload; or name the event: #[on_event(\"order.created\")]",
+        )
+    };
+    let Some(syn::FnArg::Typed(ctx)) = method.sig.inputs.iter().nth(1) else {
+        return Err(missing());
+    };
+    let syn::Type::Path(path) = &*ctx.ty else {
+        return Err(missing());
+    };
+    let Some(last) = path.path.segments.last() else {
+        return Err(missing());
+    };
+    let syn::PathArguments::AngleBracketed(generics) = &last.arguments else {
+        return Err(missing());
+    };
+    match generics.args.first() {
+        Some(syn::GenericArgument::Type(payload)) => {
+            Ok(quote!(<#payload as ::inngest_module::EventPayload>::NAME))
+        }
+        _ => Err(missing()),
+    }
+}
+
 fn concurrency_statement(arg: &Arg) -> syn::Result<TokenStream2> {
-    if let Value::Lit(_) = arg.value {
-        let limit = lit_int(arg)?;
+    if let Value::Lit(_) | Value::Expr(_) = arg.value {
+        let limit = int(arg)?;
         return Ok(quote!(options = options.concurrency(#limit);));
     }
     let f = Fields::new("concurrency", arg, &["limit", "key", "scope"])?;
     let limit = f.required_int("limit", arg.span)?;
     let key = f.string("key")?;
-    let scope = match f.get("scope").map(lit_str).transpose()?.as_deref() {
+    let scope = match f.literal("scope")?.as_deref() {
         None => quote!(None),
         Some("fn") => quote!(Some(::inngest_module::ConcurrencyScope::Fn)),
         Some("env") => quote!(Some(::inngest_module::ConcurrencyScope::Env)),
@@ -588,4 +753,62 @@ fn concurrency_statement(arg: &Arg) -> syn::Result<TokenStream2> {
     Ok(
         quote!(options.concurrency.push(::inngest_module::Concurrency { limit: #limit, key: #key, scope: #scope });),
     )
+}
+
+/// Ties a payload type to its event name: `#[derive(EventPayload)]` with
+/// `#[event(name = "order.created")]` implements `inngest_module::EventPayload`, so the type
+/// stands for the name in triggers, sends and waits.
+///
+/// ```ignore
+/// #[derive(Serialize, Deserialize, EventPayload)]
+/// #[event(name = "order.created")]
+/// struct OrderCreated { order_id: String }
+/// ```
+#[proc_macro_derive(EventPayload, attributes(event))]
+pub fn derive_event_payload(input: TokenStream) -> TokenStream {
+    let input = syn::parse_macro_input!(input as syn::DeriveInput);
+    event_payload(&input)
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
+fn event_payload(input: &syn::DeriveInput) -> syn::Result<TokenStream2> {
+    let usage = "add #[event(name = \"order.created\")]";
+    let mut name: Option<syn::LitStr> = None;
+    for attr in input.attrs.iter().filter(|a| a.path().is_ident("event")) {
+        attr.parse_nested_meta(|meta| {
+            if meta.path.is_ident("name") {
+                name = Some(meta.value()?.parse()?);
+                Ok(())
+            } else {
+                Err(meta.error(format!("unknown `event` argument; {usage}")))
+            }
+        })?;
+    }
+    let Some(name) = name else {
+        return Err(syn::Error::new(
+            input.ident.span(),
+            format!("#[derive(EventPayload)] needs the event's name: {usage}"),
+        ));
+    };
+    let value = name.value();
+    if value.trim().is_empty() || value.len() > 512 {
+        return Err(syn::Error::new(
+            name.span(),
+            "an event name is 1–512 characters, e.g. \"order.created\"",
+        ));
+    }
+    if value.contains('*') {
+        return Err(syn::Error::new(
+            name.span(),
+            "a payload type names one event; a wildcard (`*`) trigger is written as a string: #[on_event(\"order/*\")]",
+        ));
+    }
+    let ident = &input.ident;
+    let (impl_generics, type_generics, where_clause) = input.generics.split_for_impl();
+    Ok(quote! {
+        impl #impl_generics ::inngest_module::EventPayload for #ident #type_generics #where_clause {
+            const NAME: &'static str = #name;
+        }
+    })
 }

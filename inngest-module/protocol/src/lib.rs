@@ -45,7 +45,9 @@ pub mod step_id;
 
 pub use duration::{DurationError, format_duration, parse_duration, parse_duration_ms};
 pub use error::ErrorBody;
-pub use event::{Event, SendEventsResponse};
+pub use event::{
+    Event, EventPayload, FunctionCancelled, FunctionFailed, IntoEvents, SendEventsResponse,
+};
 pub use execution::{ExecutionRequest, Memo, RequestContext, Stack};
 pub use function::{
     BatchEvents, Cancel, Concurrency, ConcurrencyLimits, ConcurrencyScope, Debounce,
