@@ -92,7 +92,7 @@ pub use options::{
     MountOption, SendOptions, TracingOptions, is_slug,
 };
 pub use registry::{DEFAULT_RETRIES, FunctionsError, Registry};
-pub use serve::{router, router_behind};
+pub use serve::{RunDataError, ServeError, router, router_behind};
 pub use service::{ApiError, EventSink, InngestService, SendError, SentEvents};
 pub use step::{Invoke, SleepUntil, Step, StepDuration, WaitFor};
 

@@ -9,9 +9,12 @@ use axum::http::{HeaderMap, StatusCode};
 use serde_json::{Value, json};
 use url::Url;
 
-use super::auth::{authenticate, introspect, signatures_required, unauthorized};
-use super::{Reply, ServeState};
-use crate::protocol::introspection::{InBandSync, Introspection};
+use super::auth::{authenticate, signatures_required};
+use super::error::ServeError;
+use super::introspection::introspect;
+use super::reply::Reply;
+use super::{Answer, ServeState};
+use crate::protocol::introspection::InBandSync;
 use crate::protocol::{self, Capabilities, headers};
 use crate::registry::Registry;
 
@@ -76,7 +79,7 @@ pub(super) struct SyncRequest<'a> {
 /// out-of-band one (the app registers itself with the Inngest API). In cloud mode nothing
 /// an unsigned request says reaches the Inngest API: `deployId` and the expected server
 /// kind are forwarded only from a verified request.
-pub(super) async fn sync(serve: &ServeState, request: SyncRequest<'_>) -> (Reply, Option<String>) {
+pub(super) async fn sync(serve: &ServeState, request: SyncRequest<'_>) -> Answer {
     let registry = &serve.registry;
     let options = &registry.options;
     let in_band = request
@@ -89,17 +92,18 @@ pub(super) async fn sync(serve: &ServeState, request: SyncRequest<'_>) -> (Reply
     let key = if in_band || signed {
         match authenticate(registry, request.headers, request.body) {
             Ok(key) => key,
-            Err(error) => return (unauthorized(&error), None),
+            Err(error) => return Answer::refused(error),
         }
     } else {
         None
     };
     if in_band {
         let reply = in_band_sync(serve, &request);
-        let error = (reply.status != StatusCode::OK)
-            .then(|| format!("the in-band sync request was refused ({})", reply.status));
+        let error = reply.as_ref().err().map(|error| {
+            format!("the in-band sync request was refused ({})", error.status())
+        });
         registry.record_sync(crate::hooks::SyncKind::InBand, error);
-        return (reply, key);
+        return Answer { reply, key };
     }
     if registry.executor_kind() == crate::options::ExecutorKind::Embedded {
         // The functions are registered in-process; there is no Inngest server to call (and
@@ -108,7 +112,10 @@ pub(super) async fn sync(serve: &ServeState, request: SyncRequest<'_>) -> (Reply
             StatusCode::OK,
             &json!({ "message": "Nothing to sync: this app's functions run on the embedded executor.", "modified": false }),
         );
-        return (reply.header(headers::SYNC_KIND, "out_of_band"), key);
+        return Answer {
+            reply: Ok(reply.header(headers::SYNC_KIND, "out_of_band")),
+            key,
+        };
     }
     let url = app_url(serve, &request);
     // In cloud mode only a verified request may pass anything on; in dev mode (no keys)
@@ -129,19 +136,23 @@ pub(super) async fn sync(serve: &ServeState, request: SyncRequest<'_>) -> (Reply
                 &json!({ "message": "Successfully synced.", "modified": modified }),
             )
         }
-        Err((status, message)) => {
-            registry.record_sync(crate::hooks::SyncKind::OutOfBand, Some(message.clone()));
-            Reply::json(status, &json!({ "message": message, "modified": false }))
+        Err(error) => {
+            registry.record_sync(crate::hooks::SyncKind::OutOfBand, Some(error.to_string()));
+            Reply::from(error)
         }
     };
+    // A failed sync carries the sync headers too: the reply is built here, not refused.
     let mut reply = reply.header(headers::SYNC_KIND, "out_of_band");
     if let Some(kind) = server_kind {
         reply = reply.header(headers::EXPECTED_SERVER_KIND, kind);
     }
-    (reply, key)
+    Answer {
+        reply: Ok(reply),
+        key,
+    }
 }
 
-fn in_band_sync(serve: &ServeState, request: &SyncRequest<'_>) -> Reply {
+fn in_band_sync(serve: &ServeState, request: &SyncRequest<'_>) -> Result<Reply, ServeError> {
     let registry = &serve.registry;
     #[derive(serde::Deserialize)]
     #[serde(deny_unknown_fields)]
@@ -149,18 +160,14 @@ fn in_band_sync(serve: &ServeState, request: &SyncRequest<'_>) -> Reply {
         url: String,
     }
     let Ok(InBandRequest { url }) = serde_json::from_slice(request.body) else {
-        return Reply::json(
-            StatusCode::BAD_REQUEST,
-            &json!({ "code": "invalid_request", "message": "an in-band sync body must be exactly {\"url\": \"<app url>\"}" }),
-        );
+        return Err(ServeError::InvalidInBandSync);
     };
     let options = &registry.options;
     let url = match &options.serve_origin {
         Some(_) => app_url(serve, request),
         None => url,
     };
-    let (introspection, _) = introspect(registry, request.headers, request.body);
-    let inspection: Introspection = serde_json::from_slice(&introspection.body).unwrap_or_default();
+    let (inspection, _) = introspect(registry, request.headers, request.body)?;
     let value = InBandSync {
         app_id: options.app_id.clone(),
         app_version: options.app_version.clone(),
@@ -181,23 +188,25 @@ fn in_band_sync(serve: &ServeState, request: &SyncRequest<'_>) -> Reply {
         sdk: protocol::SDK.into(),
         url,
     };
-    Reply::typed(StatusCode::OK, &value).header(headers::SYNC_KIND, "in_band")
+    Ok(Reply::json(StatusCode::OK, &value).header(headers::SYNC_KIND, "in_band"))
 }
 
-/// `POST {api}/fn/register`. Returns `modified`, or the status and message to answer with.
+/// `POST {api}/fn/register`. Returns `modified`, or why the sync failed.
 async fn register(
     registry: &Registry,
     url: &str,
     deploy_id: Option<&str>,
     server_kind: Option<&str>,
-) -> Result<bool, (StatusCode, String)> {
+) -> Result<bool, ServeError> {
     let options = &registry.options;
-    let mut target = options.api_origin().join("fn/register").map_err(|e| {
-        (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("the register URL cannot be built: {e}"),
-        )
-    })?;
+    let mut target =
+        options
+            .api_origin()
+            .join("fn/register")
+            .map_err(|e| ServeError::SyncFailed {
+                status: StatusCode::INTERNAL_SERVER_ERROR,
+                message: format!("the register URL cannot be built: {e}"),
+            })?;
     if let Some(deploy_id) = deploy_id {
         target.query_pairs_mut().append_pair("deployId", deploy_id);
     }
@@ -237,14 +246,17 @@ async fn register(
                 .and_then(|v| v.get("error").and_then(Value::as_str).map(String::from))
                 .unwrap_or(body);
             tracing::warn!(url = %crate::redact::url_str(url), status, %message, "Inngest rejected the sync");
-            Err((
-                StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+            Err(ServeError::SyncFailed {
+                status: StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
                 message,
-            ))
+            })
         }
         Err(error) => {
             tracing::warn!(url = %crate::redact::url_str(url), %error, "sync with Inngest failed");
-            Err((StatusCode::INTERNAL_SERVER_ERROR, error.to_string()))
+            Err(ServeError::SyncFailed {
+                status: StatusCode::INTERNAL_SERVER_ERROR,
+                message: error.to_string(),
+            })
         }
     }
 }
