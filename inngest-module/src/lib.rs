@@ -45,6 +45,7 @@ mod engine;
 mod error;
 mod event;
 mod function;
+mod handler;
 #[cfg(feature = "health")]
 pub mod health;
 mod hooks;
@@ -73,9 +74,10 @@ pub use embedded::{Executor, ExecutorClock};
 pub use error::{Error, Result, RetryAfter, StepError};
 pub use event::{Event, EventPayload, FunctionCancelled, FunctionFailed, IntoEvents};
 pub use function::{
-    BatchEvents, Cancel, Concurrency, ConcurrencyScope, Ctx, Debounce, Function, FunctionOptions,
+    BatchEvents, Cancel, Concurrency, ConcurrencyScope, Debounce, Function, FunctionOptions,
     Functions, Priority, RateLimit, Singleton, SingletonMode, Throttle, Timeouts, Trigger,
 };
+pub use handler::Ctx;
 pub use hooks::{Hooks, InngestHook, RunInfo, RunStatus, StepInfo, SyncInfo, SyncKind};
 /// The embedded executor (feature `embedded`): runs, statuses, filters and transports.
 #[cfg(feature = "embedded")]

@@ -39,11 +39,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use serde_json::Value;
-use serde_json::value::RawValue;
 
 use crate::error::Error;
 use crate::event::Event;
-use crate::function::{Handler, RawEvent, RawInput};
 use crate::hooks::RunInfo;
 
 /// What a middleware returns: the output (as JSON) of what it wraps, or its error.
@@ -56,7 +54,7 @@ pub struct Next<'a> {
 }
 
 impl<'a> Next<'a> {
-    fn new(future: MiddlewareFuture<'a>) -> Self {
+    pub(crate) fn new(future: MiddlewareFuture<'a>) -> Self {
         Self { future }
     }
 }
@@ -114,57 +112,6 @@ pub trait FunctionMiddleware: Send + Sync + 'static {
 
 /// A function's middleware, outermost first.
 pub(crate) type MiddlewareList = Arc<[Arc<dyn FunctionMiddleware>]>;
-
-/// `handler` with `middleware` around it (input transform, then `wrap_run`), and the step
-/// tools it gets wrapped by `wrap_step`.
-pub(crate) fn around_handler(handler: Handler, middleware: MiddlewareList) -> Handler {
-    Arc::new(move |mut input: RawInput| {
-        let handler = Arc::clone(&handler);
-        let middleware = Arc::clone(&middleware);
-        Box::pin(async move {
-            let run = input.step.run_info_arc();
-            input.events = transformed(&middleware, &run, input.events)?;
-            input.step = input.step.with_middleware(Arc::clone(&middleware));
-            let mut next: MiddlewareFuture<'_> = handler(input);
-            for layer in middleware.iter().rev() {
-                next = layer.wrap_run(&run, Next::new(next));
-            }
-            next.await
-        })
-    })
-}
-
-/// The events after every middleware's `transform_input`.
-fn transformed(
-    middleware: &MiddlewareList,
-    run: &RunInfo,
-    raw: Vec<RawEvent>,
-) -> Result<Vec<RawEvent>, Error> {
-    let mut events = raw
-        .into_iter()
-        .map(|event| {
-            let data: Value = serde_json::from_str(event.data.get()).map_err(|error| {
-                Error::non_retriable(format!("event `{}` is not JSON: {error}", event.name))
-            })?;
-            Ok(event.with_data(data))
-        })
-        .collect::<Result<Vec<Event>, Error>>()?;
-    for layer in middleware.iter() {
-        layer.transform_input(run, &mut events)?;
-    }
-    events
-        .into_iter()
-        .map(|event| {
-            let data = RawValue::from_string(event.data.to_string()).map_err(|error| {
-                Error::non_retriable(format!(
-                    "event `{}` changed by middleware is not JSON: {error}",
-                    event.name
-                ))
-            })?;
-            Ok(event.with_data(data))
-        })
-        .collect()
-}
 
 /// A step body with every middleware's `wrap_step` around it.
 pub(crate) fn around_step<'a>(

@@ -6,7 +6,8 @@ use std::sync::{Arc, OnceLock};
 
 use framework::{Discovered, Discovery, short_type_name};
 
-use crate::function::{Function, FunctionOptions, Handler, step_config};
+use crate::function::{Function, FunctionOptions, step_config};
+use crate::handler::Handler;
 use crate::hooks::{HookList, InngestHook, SyncInfo, SyncKind};
 use crate::options::{ExecutorKind, InngestOptions};
 use crate::protocol::{self, Capabilities, FunctionConfig, RegisterRequest, Trigger};

@@ -46,7 +46,7 @@ use serde_json::{Value, json};
 use crate::engine::{Execution, RawMemo, SharedState, drive};
 use crate::error::Error;
 use crate::event::Event;
-use crate::function::{Ctx, Handler, RawEvent, RawInput, typed_handler};
+use crate::handler::{Ctx, Handler, RawEvent, RawInput, typed_handler};
 use crate::hooks::RunInfo;
 use crate::protocol::{Op, OpData, Opcode, hash_step_id};
 use crate::registry::{DEFAULT_RETRIES, Registry};

@@ -38,4 +38,3 @@ pub(super) fn authenticate(
         signature::verify(header, body, &keys, now_secs()).map_err(ServeError::Unauthorized)?;
     Ok(keys.get(index).map(|key| key.to_string()))
 }
-

@@ -48,7 +48,9 @@ pub enum ServeError {
     #[error(transparent)]
     RunData(#[from] RunDataError),
     /// The step the server asked for (`stepId`) is not reached by the function.
-    #[error("could not find step `{requested}` to run; the function may have changed since the run started")]
+    #[error(
+        "could not find step `{requested}` to run; the function may have changed since the run started"
+    )]
     StepNotFound {
         /// The hashed step id asked for.
         requested: String,

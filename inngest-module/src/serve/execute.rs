@@ -1,68 +1,16 @@
 //! `POST` on the serve path: the trust probe, and the execution request read into what one
 //! run of a function needs ([`run`](super::run) runs it).
 
-use axum::body::Bytes;
-use axum::http::HeaderMap;
-use serde_json::value::RawValue;
-
 use super::auth::authenticate;
 use super::error::{RunDataError, ServeError};
 use super::reply::Reply;
+use super::request::SdkRequest;
 use super::run::{RunRequest, run};
-use super::{Answer, ServeQuery};
-use crate::engine::RawMemo;
-use crate::function::RawEvent;
+use super::state::{Answer, ServeQuery};
 use crate::protocol::headers;
 use crate::registry::Registry;
-
-/// An execution request as the SDK reads it ([`protocol::ExecutionRequest`] is the whole
-/// shape). Payloads stay JSON text: an event's data until the handler decodes it into its
-/// own type, a memoized value until the run reaches its step. `event` repeats the first of
-/// `events`, so it is only checked to be JSON, and read when `events` is empty.
-///
-/// [`protocol::ExecutionRequest`]: crate::protocol::ExecutionRequest
-#[derive(serde::Deserialize)]
-struct SdkRequest {
-    #[serde(default)]
-    event: Option<Box<RawValue>>,
-    #[serde(default)]
-    events: Vec<RawEvent>,
-    #[serde(default)]
-    steps: RawMemo,
-    #[serde(default)]
-    ctx: SdkContext,
-    /// Deprecated top-level `use_api`.
-    #[serde(default)]
-    use_api: bool,
-}
-
-/// The part of `ctx` ([`protocol::RequestContext`]) the SDK acts on; the server's own ids
-/// (queue item, job, generation, …) are skipped unread.
-///
-/// [`protocol::RequestContext`]: crate::protocol::RequestContext
-#[derive(serde::Deserialize, Default)]
-#[serde(default)]
-pub(super) struct SdkContext {
-    pub attempt: u32,
-    pub disable_immediate_execution: bool,
-    pub max_attempts: Option<u32>,
-    pub run_id: String,
-    pub use_api: bool,
-}
-
-impl SdkRequest {
-    /// The run's events: `events`, or the lone `event` of a sender that omits `events`.
-    fn take_events(&mut self) -> Result<Vec<RawEvent>, serde_json::Error> {
-        if !self.events.is_empty() {
-            return Ok(std::mem::take(&mut self.events));
-        }
-        let event = match self.event.take() {
-            Some(raw) => serde_json::from_str(raw.get())?,
-            None => RawEvent::default(),
-        };
-        Ok(vec![event])
-    }
-}
+use axum::body::Bytes;
+use axum::http::HeaderMap;
 
 /// `POST`: authenticate, then the trust probe or one execution.
 pub(super) async fn execute(

@@ -6,19 +6,22 @@
 //! [`ServeError`], and the key that verified the request; [`Reply::finish`] adds the
 //! headers every response carries and signs it with that key.
 //!
-//! - [`auth`]: signatures;
-//! - [`introspection`]: `GET`;
-//! - [`sync`]: `PUT`, registering the app, and the URL it registers;
-//! - [`execute`]: `POST`, the trust probe and the execution request;
-//! - [`run`]: one execution and its reply;
-//! - [`reply`], [`error`]: what is answered.
+//! - `auth`: signatures;
+//! - `introspection`: `GET`;
+//! - `sync`: `PUT`, registering the app, and the URL it registers;
+//! - `execute`: `POST`, the trust probe and the execution request (`request`);
+//! - `run`: one execution and its reply;
+//! - `reply`, `error`: what is answered;
+//! - `state`: what the handler works with, and what each method answers.
 
 mod auth;
 mod error;
 mod execute;
 mod introspection;
 mod reply;
+mod request;
 mod run;
+mod state;
 mod sync;
 
 use std::net::SocketAddr;
@@ -33,6 +36,8 @@ use framework::config::TrustedProxy;
 
 pub use error::{RunDataError, ServeError};
 use reply::Reply;
+use state::Answer;
+pub(crate) use state::{ServeQuery, ServeState};
 
 use crate::registry::Registry;
 
@@ -56,41 +61,6 @@ pub fn router_behind(registry: Arc<Registry>, trusted_proxies: Vec<TrustedProxy>
         }))
 }
 
-/// What the serve handler works with.
-pub(crate) struct ServeState {
-    registry: Arc<Registry>,
-    trusted_proxies: Vec<TrustedProxy>,
-}
-
-/// The query parameters the serve path reads; others are ignored.
-#[derive(Debug, Default, serde::Deserialize)]
-pub(crate) struct ServeQuery {
-    #[serde(rename = "fnId")]
-    fn_id: Option<String>,
-    #[serde(rename = "stepId")]
-    step_id: Option<String>,
-    probe: Option<String>,
-    #[serde(rename = "deployId")]
-    deploy_id: Option<String>,
-}
-
-/// What a method's handler answers: the reply or why there is none, and the key that
-/// verified the request (the response is signed with it).
-pub(crate) struct Answer {
-    reply: Result<Reply, ServeError>,
-    key: Option<String>,
-}
-
-impl Answer {
-    /// A request refused before it was verified: nothing is signed.
-    fn refused(error: ServeError) -> Self {
-        Self {
-            reply: Err(error),
-            key: None,
-        }
-    }
-}
-
 async fn handle(
     State(serve): State<Arc<ServeState>>,
     OriginalUri(uri): OriginalUri,
@@ -103,7 +73,9 @@ async fn handle(
     let limit = registry.options.body_limit;
     let answer = match (axum::body::to_bytes(body, limit).await, query) {
         (Err(_), _) => Answer::refused(ServeError::BodyTooLarge { limit }),
-        (Ok(_), Err(rejection)) => Answer::refused(ServeError::MalformedQuery(rejection.body_text())),
+        (Ok(_), Err(rejection)) => {
+            Answer::refused(ServeError::MalformedQuery(rejection.body_text()))
+        }
         (Ok(body), Ok(Query(query))) => match parts.method {
             Method::GET => match introspection::introspect(registry, &parts.headers, &body) {
                 Ok((introspection, key)) => Answer {

@@ -9,11 +9,11 @@ use serde_json::Value;
 use tracing::Instrument;
 
 use super::error::ServeError;
-use super::execute::SdkContext;
 use super::reply::Reply;
+use super::request::SdkContext;
 use crate::engine::{Execution, RawMemo, SharedState, drive};
 use crate::error::Error;
-use crate::function::{RawEvent, RawInput};
+use crate::handler::{RawEvent, RawInput};
 use crate::hooks::{RunInfo, RunStatus, StepInfo};
 use crate::protocol::{self, headers};
 use crate::registry::Registry;

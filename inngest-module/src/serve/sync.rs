@@ -13,7 +13,7 @@ use super::auth::{authenticate, signatures_required};
 use super::error::ServeError;
 use super::introspection::introspect;
 use super::reply::Reply;
-use super::{Answer, ServeState};
+use super::state::{Answer, ServeState};
 use crate::protocol::introspection::InBandSync;
 use crate::protocol::{self, Capabilities, headers};
 use crate::registry::Registry;
@@ -99,9 +99,10 @@ pub(super) async fn sync(serve: &ServeState, request: SyncRequest<'_>) -> Answer
     };
     if in_band {
         let reply = in_band_sync(serve, &request);
-        let error = reply.as_ref().err().map(|error| {
-            format!("the in-band sync request was refused ({})", error.status())
-        });
+        let error = reply
+            .as_ref()
+            .err()
+            .map(|error| format!("the in-band sync request was refused ({})", error.status()));
         registry.record_sync(crate::hooks::SyncKind::InBand, error);
         return Answer { reply, key };
     }
