@@ -209,12 +209,13 @@ pub(crate) fn around_handler(handler: Handler, middleware: MiddlewareList) -> Ha
         let handler = Arc::clone(&handler);
         let middleware = Arc::clone(&middleware);
         Box::pin(async move {
-            let run = input.step.run_info_arc();
-            input.events = transformed(&middleware, &run, input.events)?;
+            let context = input.step.run_context();
+            let run = &context.info;
+            input.events = transformed(&middleware, run, input.events)?;
             input.step = input.step.with_middleware(Arc::clone(&middleware));
             let mut next: MiddlewareFuture<'_> = handler(input);
             for layer in middleware.iter().rev() {
-                next = layer.wrap_run(&run, Next::new(next));
+                next = layer.wrap_run(run, Next::new(next));
             }
             next.await
         })

@@ -37,6 +37,21 @@ pub struct RunInfo {
     pub attempt: u32,
 }
 
+/// What everything running in one execution request shares, passed from the serve handler
+/// (or the testing kit) to the step tools: the run, the app, the hooks to call and whether
+/// step spans are recorded.
+#[derive(Clone)]
+pub(crate) struct RunContext {
+    /// The run.
+    pub info: RunInfo,
+    /// The app id, for composite function ids (`invoke`).
+    pub app_id: Arc<str>,
+    /// The hooks to call around steps.
+    pub hooks: HookList,
+    /// Whether steps get spans (tracing on).
+    pub spans: bool,
+}
+
 /// How one execution request ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RunStatus {

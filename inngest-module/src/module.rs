@@ -163,26 +163,23 @@ impl InngestModule {
     }
 
     fn base() -> Module {
-        let registry = Provider::try_factory(
-            |(options, env, service, discovery, telemetry): RegistryDeps| {
-                let problems = options.problems(*env);
-                if problems.is_empty() {
-                    let (kind, _) = options.executor_choice(*env);
-                    let telemetry = telemetry.is_some_and(|t| t.enabled);
-                    Ok(Registry::new(options, service, discovery, kind, telemetry))
-                } else {
-                    let list: Vec<String> = problems
-                        .iter()
-                        .map(|(field, message)| format!("  - inngest.{field}: {message}"))
-                        .collect();
-                    Err(format!(
-                        "the Inngest options are invalid in {}:\n{}",
-                        *env,
-                        list.join("\n")
-                    ))
-                }
-            },
-        )
+        let registry = Provider::try_factory(|(options, env, service, discovery): RegistryDeps| {
+            let problems = options.problems(*env);
+            if problems.is_empty() {
+                let (kind, _) = options.executor_choice(*env);
+                Ok(Registry::new(options, service, discovery, kind))
+            } else {
+                let list: Vec<String> = problems
+                    .iter()
+                    .map(|(field, message)| format!("  - inngest.{field}: {message}"))
+                    .collect();
+                Err(format!(
+                    "the Inngest options are invalid in {}:\n{}",
+                    *env,
+                    list.join("\n")
+                ))
+            }
+        })
         .hook(Phase::ModuleInit, |registry: Arc<Registry>| async move {
             collect(&registry)
         })
@@ -237,9 +234,13 @@ impl InngestModule {
         module
             .global()
             .provider(untraced)
-            .provider(Provider::factory(|options: Arc<InngestOptions>| {
-                InngestService::new(options)
-            }))
+            .provider(Provider::factory(
+                |(options, telemetry): (Arc<InngestOptions>, Option<Arc<TelemetryConfig>>)| {
+                    let telemetry = telemetry.is_some_and(|t| t.enabled);
+                    let trace = crate::trace::TraceSettings::new(&options.tracing, telemetry);
+                    InngestService::new(options).with_trace(trace)
+                },
+            ))
             .provider(registry)
             .provider(embedded)
             .routes(
@@ -323,7 +324,6 @@ type RegistryDeps = (
     Arc<Environment>,
     Arc<InngestService>,
     Arc<Discovery>,
-    Option<Arc<TelemetryConfig>>,
 );
 
 /// Collects every function and hook from providers of enabled modules.

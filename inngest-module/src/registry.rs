@@ -76,10 +76,9 @@ impl Registry {
         service: Arc<InngestService>,
         discovery: Arc<Discovery>,
         executor: ExecutorKind,
-        telemetry_enabled: bool,
     ) -> Self {
-        let trace = crate::trace::TraceSettings::new(&options.tracing, telemetry_enabled);
-        service.set_trace(trace.clone());
+        // One setting for the service's sends and the run and step spans.
+        let trace = service.trace_settings().cloned();
         let context_field = options.tracing.context_field.as_str().into();
         Self {
             context_field,

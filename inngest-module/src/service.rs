@@ -88,8 +88,12 @@ enum Transport {
 pub struct InngestService {
     options: Arc<InngestOptions>,
     transport: Transport,
+    /// Trace context put into sent events (tracing on), fixed at construction.
+    trace: Option<crate::trace::TraceSettings>,
+    /// The hooks around sends. Discovered at start-up, after the providers that inject this
+    /// service were built, so set once then.
     hooks: OnceLock<HookList>,
-    trace: OnceLock<crate::trace::TraceSettings>,
+    /// The embedded executor, once it is chosen and started: sends go to it in-process.
     local: OnceLock<Arc<dyn EventSink>>,
 }
 
@@ -157,8 +161,8 @@ impl InngestService {
         Self {
             options,
             transport: Transport::Http,
+            trace: None,
             hooks: OnceLock::new(),
-            trace: OnceLock::new(),
             local: OnceLock::new(),
         }
     }
@@ -196,18 +200,15 @@ impl InngestService {
         let _ = self.local.set(sink);
     }
 
-    pub(crate) fn set_trace(&self, trace: Option<crate::trace::TraceSettings>) {
-        if let Some(trace) = trace {
-            let _ = self.trace.set(trace);
-        }
+    /// This service putting trace context into the events it sends, per `trace`.
+    pub(crate) fn with_trace(mut self, trace: Option<crate::trace::TraceSettings>) -> Self {
+        self.trace = trace;
+        self
     }
 
-    pub(crate) fn trace(&self) -> Option<&crate::trace::TraceSettings> {
-        self.trace.get()
-    }
-
-    pub(crate) fn hooks(&self) -> Option<&HookList> {
-        self.hooks.get()
+    /// The trace settings, when tracing is on.
+    pub(crate) fn trace_settings(&self) -> Option<&crate::trace::TraceSettings> {
+        self.trace.as_ref()
     }
 
     pub(crate) fn set_hooks(&self, hooks: HookList) {
@@ -272,7 +273,7 @@ impl InngestService {
             }
             object.entry("ts").or_insert_with(|| json!(now));
         }
-        if let Some(trace) = self.trace.get() {
+        if let Some(trace) = &self.trace {
             crate::trace::inject(trace, &mut events);
         }
         if let Some(hooks) = self.hooks.get() {

@@ -22,6 +22,7 @@ use serde_json::{Value, json};
 use crate::engine::{SharedState, StepIdentity, StepOutcome, found};
 use crate::error::{Error, StepError};
 use crate::event::{Event, EventPayload, IntoEvents, decode};
+use crate::hooks::RunContext;
 use crate::middleware::MiddlewareList;
 use crate::protocol::{
     InvokePayload, Memo, Op, OpData, OpOptions, Opcode, Timing, Userland, format_duration,
@@ -33,8 +34,8 @@ use crate::service::InngestService;
 pub struct Step {
     state: SharedState,
     service: Arc<InngestService>,
-    app_id: Arc<str>,
-    run: Arc<crate::hooks::RunInfo>,
+    /// The run, the app, the hooks and the trace setting, from whoever runs the function.
+    run: Arc<RunContext>,
     /// The function's middleware, around each step body that runs.
     middleware: Option<MiddlewareList>,
 }
@@ -213,13 +214,11 @@ impl Step {
     pub(crate) fn new(
         state: SharedState,
         service: Arc<InngestService>,
-        app_id: Arc<str>,
-        run: Arc<crate::hooks::RunInfo>,
+        run: Arc<RunContext>,
     ) -> Self {
         Self {
             state,
             service,
-            app_id,
             run,
             middleware: None,
         }
@@ -233,10 +232,11 @@ impl Step {
 
     /// The run these steps belong to: function, run id, attempt.
     pub fn run_info(&self) -> &crate::hooks::RunInfo {
-        &self.run
+        &self.run.info
     }
 
-    pub(crate) fn run_info_arc(&self) -> Arc<crate::hooks::RunInfo> {
+    /// What this execution shares with its step tools.
+    pub(crate) fn run_context(&self) -> Arc<RunContext> {
         Arc::clone(&self.run)
     }
 
@@ -301,12 +301,12 @@ impl Step {
         };
         found(&self.state, planned.clone(), true).await;
 
-        if let Some(hooks) = self.service.hooks() {
-            hooks.each(|hook| hook.on_step_start(&self.run, &identity.id));
-        }
+        self.run
+            .hooks
+            .each(|hook| hook.on_step_start(&self.run.info, &identity.id));
         let started = Instant::now();
         let start = now_nanos();
-        let span = if self.service.trace().is_some() {
+        let span = if self.run.spans {
             crate::trace::step_span(&identity.id, &identity.hash)
         } else {
             tracing::Span::none()
@@ -325,7 +325,7 @@ impl Step {
             None => caught(body, span.clone()).await,
             Some(middleware) => {
                 caught(
-                    crate::middleware::around_step(middleware, &self.run, step_id, body),
+                    crate::middleware::around_step(middleware, &self.run.info, step_id, body),
                     span.clone(),
                 )
                 .await
@@ -378,7 +378,7 @@ impl Step {
                 }
             }
         };
-        if self.service.trace().is_some() {
+        if self.run.spans {
             span.record("inngest.op", outcome.op.op.as_str());
             if outcome.op.op != Opcode::StepRun {
                 span.record("otel.status_code", "ERROR");
@@ -530,7 +530,7 @@ impl Step {
             let function_id = if invoke.qualified {
                 invoke.function_id
             } else {
-                format!("{}-{}", self.app_id, invoke.function_id)
+                format!("{}-{}", self.run.app_id, invoke.function_id)
             };
             let opts = OpOptions {
                 payload: Some(InvokePayload {

@@ -47,7 +47,7 @@ use crate::engine::{Execution, RawMemo, SharedState, drive};
 use crate::error::Error;
 use crate::event::Event;
 use crate::handler::{Ctx, Handler, RawEvent, RawInput, typed_handler};
-use crate::hooks::RunInfo;
+use crate::hooks::{HookList, RunContext, RunInfo};
 use crate::protocol::{Op, OpData, Opcode, hash_step_id};
 use crate::registry::{DEFAULT_RETRIES, Registry};
 use crate::service::{InngestService, SentEvents};
@@ -292,17 +292,17 @@ impl TestRun {
                 context.max_attempts,
             );
             state.track_memo_hits();
-            let info = Arc::new(RunInfo {
-                function_id: context.function_id.to_string(),
-                run_id: self.run_id.clone(),
-                attempt,
+            let run = Arc::new(RunContext {
+                info: RunInfo {
+                    function_id: context.function_id.to_string(),
+                    run_id: self.run_id.clone(),
+                    attempt,
+                },
+                app_id: Arc::clone(&context.app_id),
+                hooks: HookList::default(),
+                spans: false,
             });
-            let step = Step::new(
-                state.clone(),
-                Arc::clone(context.service),
-                Arc::clone(&context.app_id),
-                info,
-            );
+            let step = Step::new(state.clone(), Arc::clone(context.service), run);
             let input = RawInput {
                 events: context.events.clone(),
                 context_field: context.context_field.clone(),

@@ -14,7 +14,7 @@ use super::request::SdkContext;
 use crate::engine::{Execution, RawMemo, SharedState, drive};
 use crate::error::Error;
 use crate::handler::{RawEvent, RawInput};
-use crate::hooks::{RunInfo, RunStatus, StepInfo};
+use crate::hooks::{RunContext, RunInfo, RunStatus, StepInfo};
 use crate::protocol::{self, headers};
 use crate::registry::Registry;
 use crate::step::Step;
@@ -44,13 +44,19 @@ pub(super) async fn run(
         ctx,
         target,
     } = request;
-    let hooks = registry.hooks();
-    // Shared with the step tools (step start hooks) without a copy per request.
-    let info = Arc::new(RunInfo {
-        function_id: fn_id.to_string(),
-        run_id: ctx.run_id.clone(),
-        attempt: ctx.attempt,
+    // Shared with the step tools without a copy per request.
+    let context = Arc::new(RunContext {
+        info: RunInfo {
+            function_id: fn_id.to_string(),
+            run_id: ctx.run_id.clone(),
+            attempt: ctx.attempt,
+        },
+        app_id: registry.options.app_id.as_str().into(),
+        hooks: registry.hooks(),
+        spans: registry.trace().is_some(),
     });
+    let info = &context.info;
+    let hooks = &context.hooks;
     let span = match registry.trace() {
         Some(settings) => {
             // Decoded here only for the trace context it may carry.
@@ -58,18 +64,18 @@ pub(super) async fn run(
                 .first()
                 .and_then(|event| serde_json::from_str(event.data.get()).ok())
                 .unwrap_or_default();
-            crate::trace::run_span(settings, &info, &data, request_headers)
+            crate::trace::run_span(settings, info, &data, request_headers)
         }
         None => tracing::Span::none(),
     };
-    hooks.each(|hook| hook.on_run_start(&info));
+    hooks.each(|hook| hook.on_run_start(info));
     let started = Instant::now();
     // If this future is dropped before the end (timeout, disconnect), the hooks still
     // hear that the request ended, so in-flight gauges come back down.
     let target_for_span = target.clone();
     let mut end_guard = RunEndGuard {
-        hooks: &hooks,
-        info: &info,
+        hooks,
+        info,
         span: &span,
         started,
         armed: true,
@@ -84,8 +90,7 @@ pub(super) async fn run(
     let step = Step::new(
         state.clone(),
         Arc::clone(&registry.service),
-        registry.options.app_id.as_str().into(),
-        Arc::clone(&info),
+        Arc::clone(&context),
     );
     let input = RawInput {
         events,
@@ -133,7 +138,7 @@ pub(super) async fn run(
             };
             reported_op = Some(op_name);
             reported_step = Some((outcome.op.display_name.clone(), outcome.op.id.clone()));
-            hooks.each(|hook| hook.on_step_end(&info, &step_info, outcome.elapsed));
+            hooks.each(|hook| hook.on_step_end(info, &step_info, outcome.elapsed));
             let mut reply = Reply::json(StatusCode::PARTIAL_CONTENT, &[&outcome.op]);
             if let Some(no_retry) = outcome.no_retry {
                 reply
@@ -154,7 +159,7 @@ pub(super) async fn run(
     };
     end_guard.armed = false;
     let elapsed = started.elapsed();
-    hooks.each(|hook| hook.on_run_end(&info, status, elapsed));
+    hooks.each(|hook| hook.on_run_end(info, status, elapsed));
     if registry.trace().is_some() {
         let op = reported_op.or(match status {
             RunStatus::Completed => Some("RunComplete"),
