@@ -7,6 +7,9 @@ use serde_json::Value;
 
 use crate::protocol::ErrorBody;
 
+/// An error kept as it was converted, with its source chain.
+pub type BoxedError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
 /// The result of an Inngest function or step body.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -68,9 +71,13 @@ impl fmt::Display for StepError {
 
 /// An error from a function or a step body.
 ///
-/// Any `std::error::Error` converts into a retriable error with `?`. Use
-/// [`Error::non_retriable`] to stop retrying and [`Error::retry_after`] to choose when the
-/// next attempt happens. A step that failed for good comes back as [`Error::Step`].
+/// Any `std::error::Error` converts into a retriable error with `?`, and is kept: its
+/// source chain stays reachable ([`Error::source`], [`Error::chain`],
+/// [`Error::downcast_ref`]) and `{:#}` prints it, as anyhow does. (Like `anyhow::Error`,
+/// this type does not implement `std::error::Error` itself: that is what lets `?` convert
+/// any error into it.) Use [`Error::non_retriable`] to stop retrying and
+/// [`Error::retry_after`] to choose when the next attempt happens. A step that failed for
+/// good comes back as [`Error::Step`].
 ///
 /// ```
 /// use std::time::Duration;
@@ -78,6 +85,14 @@ impl fmt::Display for StepError {
 /// let fatal = Error::non_retriable("card declined");
 /// let later = Error::retry_after("rate limited", Duration::from_secs(30));
 /// assert!(!fatal.is_retriable() && later.is_retriable());
+///
+/// // An error converted with `?` keeps what it wraps.
+/// fn parse(text: &str) -> inngest_module::Result<u32> {
+///     Ok(text.parse::<u32>()?)
+/// }
+/// let error = parse("seven").unwrap_err();
+/// assert!(error.downcast_ref::<std::num::ParseIntError>().is_some());
+/// assert_eq!(error.to_string(), "Error: invalid digit found in string");
 /// ```
 #[derive(Debug)]
 pub enum Error {
@@ -89,6 +104,8 @@ pub enum Error {
         message: String,
         /// When to retry, if it matters.
         retry_after: Option<RetryAfter>,
+        /// The error this one was converted from (`?`), with its own source chain.
+        source: Option<BoxedError>,
     },
     /// The run (or step) fails at once, without retries.
     NonRetriable {
@@ -108,6 +125,7 @@ impl Error {
             name: "Error".into(),
             message: message.into(),
             retry_after: None,
+            source: None,
         }
     }
 
@@ -133,6 +151,7 @@ impl Error {
             name: "RetryAfterError".into(),
             message: message.into(),
             retry_after: Some(RetryAfter::Delay(delay)),
+            source: None,
         }
     }
 
@@ -142,7 +161,30 @@ impl Error {
             name: "RetryAfterError".into(),
             message: message.into(),
             retry_after: Some(RetryAfter::At(at)),
+            source: None,
         }
+    }
+
+    /// The error this one was converted from with `?`, if any; its own `source()` goes on
+    /// down the chain.
+    pub fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Retriable {
+                source: Some(source),
+                ..
+            } => Some(source.as_ref()),
+            _ => None,
+        }
+    }
+
+    /// The chain of errors under this one: the converted error, its source, and so on.
+    pub fn chain(&self) -> impl Iterator<Item = &(dyn std::error::Error + 'static)> {
+        std::iter::successors(self.source(), |error| error.source())
+    }
+
+    /// The converted error as `E`, if it is one (as `anyhow::Error::downcast_ref`).
+    pub fn downcast_ref<E: std::error::Error + 'static>(&self) -> Option<&E> {
+        self.source().and_then(|error| error.downcast_ref::<E>())
     }
 
     /// `false` for non-retriable errors and failed steps.
@@ -193,23 +235,38 @@ impl Error {
             name: "Panic".into(),
             message,
             retry_after: None,
+            source: None,
         }
     }
 }
 
+/// `{}` prints the error as the server sees it; `{:#}` adds the chain of what it wraps
+/// (`Error: loading the order: connection refused`), each source once.
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Retriable { name, message, .. } => write!(f, "{name}: {message}"),
-            Error::NonRetriable { message, .. } => write!(f, "NonRetriableError: {message}"),
-            Error::Step(step) => write!(f, "step failed: {step}"),
+            Error::Retriable { name, message, .. } => write!(f, "{name}: {message}")?,
+            Error::NonRetriable { message, .. } => write!(f, "NonRetriableError: {message}")?,
+            Error::Step(step) => write!(f, "step failed: {step}")?,
         }
+        if f.alternate() {
+            // The converted error's own text is the message; its sources follow.
+            for cause in self.chain().skip(1) {
+                write!(f, ": {cause}")?;
+            }
+        }
+        Ok(())
     }
 }
 
 impl<E: std::error::Error + Send + Sync + 'static> From<E> for Error {
     fn from(error: E) -> Self {
-        Error::retriable(error.to_string())
+        Error::Retriable {
+            name: "Error".into(),
+            message: error.to_string(),
+            retry_after: None,
+            source: Some(Box::new(error)),
+        }
     }
 }
 
@@ -243,5 +300,31 @@ mod tests {
         let io: Error = std::io::Error::other("disk").into();
         assert!(io.is_retriable());
         assert_eq!(io.to_value()["message"], "disk");
+    }
+
+    /// An error with a source, as libraries wrap theirs.
+    #[derive(Debug, thiserror::Error)]
+    #[error("loading order 7")]
+    struct LoadError(#[source] std::io::Error);
+
+    #[test]
+    fn a_converted_error_keeps_its_source_chain_and_the_wire_keeps_its_message() {
+        let error: Error = LoadError(std::io::Error::other("connection refused")).into();
+        // Reachable and typed, as anyhow keeps it.
+        assert!(error.downcast_ref::<LoadError>().is_some());
+        let chain: Vec<String> = error.chain().map(ToString::to_string).collect();
+        assert_eq!(chain, ["loading order 7", "connection refused"]);
+        // Printed: the message, and with `{:#}` the chain under it.
+        assert_eq!(error.to_string(), "Error: loading order 7");
+        assert_eq!(
+            format!("{error:#}"),
+            "Error: loading order 7: connection refused"
+        );
+        // What the server receives is unchanged: the message.
+        let body = error.to_value();
+        assert_eq!(body["message"], "loading order 7");
+        assert!(body.get("cause").is_none());
+        // Errors made by hand have no chain.
+        assert_eq!(Error::retriable("x").chain().count(), 0);
     }
 }

@@ -71,7 +71,7 @@ pub use inngest_protocol::signature;
 pub use embedded::EmbeddedExecutor;
 #[cfg(feature = "embedded")]
 pub use embedded::{Executor, ExecutorClock};
-pub use error::{Error, Result, RetryAfter, StepError};
+pub use error::{BoxedError, Error, Result, RetryAfter, StepError};
 pub use event::{Event, EventPayload, FunctionCancelled, FunctionFailed, IntoEvents};
 pub use function::{
     BatchEvents, Cancel, Concurrency, ConcurrencyScope, Debounce, Function, FunctionOptions,
