@@ -466,11 +466,17 @@ impl InngestOptions {
 
     /// Fills every unset option from the `INNGEST_*` variables (explicit values win), the way
     /// [`InngestModule::for_root`](crate::InngestModule::for_root) does.
-    pub fn with_env_fallbacks(mut self) -> Result<Self, String> {
+    pub fn with_env_fallbacks(mut self) -> Result<Self, EnvFallbackError> {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-        let url = |name: &str| -> Result<Option<Url>, String> {
+        let url = |name: &'static str| -> Result<Option<Url>, EnvFallbackError> {
             var(name)
-                .map(|v| Url::parse(&v).map_err(|e| format!("{name}=`{v}` is not a URL: {e}")))
+                .map(|value| {
+                    Url::parse(&value).map_err(|source| EnvFallbackError::NotAUrl {
+                        variable: name,
+                        value,
+                        source,
+                    })
+                })
                 .transpose()
         };
         self.event_key = self
@@ -489,7 +495,7 @@ impl InngestOptions {
             self.dev = DevMode::deserialize(serde::de::value::StrDeserializer::<
                 serde::de::value::Error,
             >::new(&value))
-            .map_err(|e| format!("INNGEST_DEV: {e}"))?;
+            .map_err(|source| EnvFallbackError::Dev { source })?;
         }
         if self.base_url.is_none() {
             self.base_url = url("INNGEST_BASE_URL")?;
@@ -514,9 +520,10 @@ impl InngestOptions {
         if self.serve_port.is_none()
             && let Some(port) = var("INNGEST_SERVE_PORT")
         {
-            self.serve_port = Some(port.parse().map_err(|_| {
-                format!("INNGEST_SERVE_PORT: `{port}` is not a port number (1-65535)")
-            })?);
+            self.serve_port = Some(
+                port.parse()
+                    .map_err(|_| EnvFallbackError::NotAPort { value: port })?,
+            );
         }
         Ok(self)
     }
@@ -785,6 +792,35 @@ impl ConfigSection for InngestOptions {
             problems.add(field, message);
         }
     }
+}
+
+/// An `INNGEST_*` variable that [`InngestOptions::with_env_fallbacks`] cannot use.
+#[derive(Debug, thiserror::Error)]
+pub enum EnvFallbackError {
+    /// A URL variable (`INNGEST_BASE_URL`, `INNGEST_SERVE_ORIGIN`, …) is not a URL.
+    #[error("{variable}=`{value}` is not a URL: {source}")]
+    NotAUrl {
+        /// The variable.
+        variable: &'static str,
+        /// Its value.
+        value: String,
+        /// Why it is not a URL.
+        #[source]
+        source: url::ParseError,
+    },
+    /// `INNGEST_DEV` is neither a boolean nor a URL.
+    #[error("INNGEST_DEV: {source}")]
+    Dev {
+        /// Why it was refused.
+        #[source]
+        source: serde::de::value::Error,
+    },
+    /// `INNGEST_SERVE_PORT` is not a port number.
+    #[error("INNGEST_SERVE_PORT: `{value}` is not a port number (1-65535)")]
+    NotAPort {
+        /// Its value.
+        value: String,
+    },
 }
 
 #[cfg(test)]

@@ -43,8 +43,28 @@ pub enum SendError {
         /// Attempts made.
         attempts: u32,
         /// The last failure.
-        last: String,
+        #[source]
+        last: SendFailure,
     },
+}
+
+/// Why one attempt to send events failed in a way worth retrying.
+#[derive(Debug, thiserror::Error)]
+pub enum SendFailure {
+    /// No answer: the connection failed or timed out.
+    #[error("connection error: {0}")]
+    Connection(#[source] reqwest::Error),
+    /// The Event API answered with a server error or 429.
+    #[error("HTTP {status}: {message}")]
+    Server {
+        /// The status.
+        status: u16,
+        /// What the Event API said.
+        message: String,
+    },
+    /// No attempt was made (`send.max_attempts` is 0).
+    #[error("no attempt was made")]
+    NotAttempted,
 }
 
 /// An error calling the Inngest API (register, run data).
@@ -327,7 +347,7 @@ impl InngestService {
     ) -> Result<Vec<String>, SendError> {
         let seed = event_id_seed();
         let policy = &self.options.send;
-        let mut last = String::new();
+        let mut last = SendFailure::NotAttempted;
         for attempt in 0..policy.max_attempts {
             if attempt > 0 {
                 tokio::time::sleep(backoff(policy.initial_backoff, policy.max_backoff, attempt))
@@ -347,7 +367,8 @@ impl InngestService {
             let response = match request.send().await {
                 Ok(response) => response,
                 Err(error) => {
-                    last = format!("connection error: {}", crate::redact::reqwest_error(error));
+                    // Without its URL: the Event API's URL carries the event key.
+                    last = SendFailure::Connection(error.without_url());
                     continue;
                 }
             };
@@ -373,7 +394,10 @@ impl InngestService {
                 .map(String::from)
                 .unwrap_or(body);
             if status.is_server_error() || status.as_u16() == 429 {
-                last = format!("HTTP {}: {message}", status.as_u16());
+                last = SendFailure::Server {
+                    status: status.as_u16(),
+                    message,
+                };
                 continue;
             }
             return Err(SendError::Rejected {

@@ -722,9 +722,18 @@ async fn sends_retry_server_errors_with_the_same_seed_and_report_rejections() {
         .await
         .expect_err("exhausted");
     assert!(
-        matches!(error, SendError::RetriesExhausted { attempts: 3, .. }),
+        matches!(
+            error,
+            SendError::RetriesExhausted {
+                attempts: 3,
+                last: inngest_module::SendFailure::Server { status: 503, .. }
+            }
+        ),
         "{error}"
     );
+    // The last failure is the error's source, typed.
+    let last = std::error::Error::source(&error).expect("the last failure");
+    assert!(last.to_string().starts_with("HTTP 503"), "{last}");
 
     let (url, seen) = event_api(10, StatusCode::BAD_REQUEST).await;
     let error = service(&url, Some("key-1"), false)
