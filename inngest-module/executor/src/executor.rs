@@ -466,10 +466,8 @@ impl Executor {
     }
 }
 
-/// Compares without an early exit on the first differing byte.
+/// Compares secrets in constant time (`subtle`): no early exit on the first differing byte.
 pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    use subtle::ConstantTimeEq;
+    a.ct_eq(b).into()
 }
