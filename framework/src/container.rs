@@ -1,8 +1,9 @@
 //! The built, frozen container: singletons resolved without a lock, transients and
 //! request-scoped values built on demand, discovery, and lifecycle hooks.
 
+use parking_lot::Mutex;
 use std::any::{Any, TypeId};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::FutureExt;
@@ -381,9 +382,7 @@ impl RequestScope {
     /// Adds a request-scoped value built outside the container (e.g. request metadata).
     pub(crate) fn seed(&self, key: ProviderKey, instance: Instance) {
         let cell = Arc::new(OnceCell::new_with(Some(instance)));
-        if let Ok(mut cells) = self.cells.lock() {
-            cells.insert(key, cell);
-        }
+        self.cells.lock().insert(key, cell);
     }
 
     async fn get_or_build(
@@ -393,11 +392,7 @@ impl RequestScope {
     ) -> Result<Instance, ResolveError> {
         let key = builder.providers[p].def.key;
         let cell = {
-            // A poisoned lock only means another task panicked mid-insert; the map is intact.
-            let mut cells = self
-                .cells
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut cells = self.cells.lock();
             Arc::clone(cells.entry(key).or_default())
         };
         let instance = cell.get_or_try_init(|| builder.build(p)).await?;

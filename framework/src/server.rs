@@ -12,11 +12,12 @@
 //! When every connection slot is taken, the loop stops accepting: new connections wait in
 //! the kernel's accept queue (no CPU is spent) until a slot frees.
 
+use parking_lot::Mutex;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -259,10 +260,7 @@ impl Activity {
             } else {
                 limits.header_read_timeout
             };
-            let since = *self
-                .idle_since
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
+            let since = *self.idle_since.lock();
             // A limit too large for the clock (`"18446744073709551615s"`) never expires.
             let Some(deadline) = since.checked_add(limit) else {
                 self.changed.notified().await;
@@ -293,10 +291,7 @@ impl InFlight {
 impl Drop for InFlight {
     fn drop(&mut self) {
         let activity = &self.0;
-        *activity
-            .idle_since
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = Instant::now();
+        *activity.idle_since.lock() = Instant::now();
         if activity.in_flight.fetch_sub(1, Ordering::AcqRel) == 1 {
             // `notify_one` keeps a permit if the watch is not waiting yet: no lost wake-up.
             activity.changed.notify_one();

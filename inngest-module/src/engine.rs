@@ -11,10 +11,11 @@
 //! Either way the engine then **drops the user's future** itself: correctness never depends
 //! on user code propagating an error.
 
+use parking_lot::{Mutex, MutexGuard};
 use std::collections::HashMap;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 use futures_util::FutureExt;
@@ -99,11 +100,7 @@ impl SharedState {
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, RunState> {
-        // A poisoned lock only means a step body panicked while holding it, which never
-        // happens (bodies run without the lock); take the state either way.
-        self.0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.0.lock()
     }
 
     /// Claims the next use of `id` (the repeated-id rule), at call time.

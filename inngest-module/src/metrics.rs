@@ -15,8 +15,9 @@
 //! | `inngest_syncs_total` | counter | `status` (`ok`, `error`) |
 //! | `inngest_build_info` | gauge (1) | `app_id`, `version`, `mode` |
 
+use parking_lot::RwLock;
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use monitoring_module::Metrics;
@@ -213,12 +214,7 @@ impl Instruments {
 
     /// The handles of one function, created on first use.
     fn function(&self, function_id: &str) -> Option<Arc<FunctionInstruments>> {
-        if let Some(found) = self
-            .functions
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(function_id)
-        {
+        if let Some(found) = self.functions.read().get(function_id) {
             return Some(Arc::clone(found));
         }
         let created = match self.create(function_id) {
@@ -228,10 +224,7 @@ impl Instruments {
                 return None;
             }
         };
-        let mut functions = self
-            .functions
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut functions = self.functions.write();
         Some(Arc::clone(
             functions.entry(function_id.to_string()).or_insert(created),
         ))

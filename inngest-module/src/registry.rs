@@ -58,7 +58,7 @@ pub struct Registry {
     /// `inngest.tracing.context_field`: dropped from event data that does not fit the
     /// handler's type with it.
     pub(crate) context_field: Arc<str>,
-    last_sync: std::sync::Mutex<Option<SyncInfo>>,
+    last_sync: parking_lot::Mutex<Option<SyncInfo>>,
     trace: Option<crate::trace::TraceSettings>,
 }
 
@@ -87,17 +87,14 @@ impl Registry {
             discovery,
             executor,
             served: OnceLock::new(),
-            last_sync: std::sync::Mutex::new(None),
+            last_sync: parking_lot::Mutex::new(None),
             trace,
         }
     }
 
     /// The last sync (registration with an executor) and its outcome, if any happened.
     pub fn last_sync(&self) -> Option<SyncInfo> {
-        self.last_sync
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
+        self.last_sync.lock().clone()
     }
 
     /// Records a sync and tells the hooks.
@@ -110,10 +107,7 @@ impl Registry {
             functions: self.function_count(),
         };
         self.hooks().each(|hook| hook.on_sync(&sync));
-        *self
-            .last_sync
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(sync);
+        *self.last_sync.lock() = Some(sync);
     }
 
     /// Trace settings when run and step spans are on.

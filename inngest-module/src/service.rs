@@ -1,7 +1,8 @@
 //! [`InngestService`]: send events (with retries that never duplicate), and the raw HTTP
 //! client for the Inngest API. A recording variant serves users' unit tests.
 
-use std::sync::{Arc, Mutex, OnceLock};
+use parking_lot::Mutex;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -142,10 +143,7 @@ pub struct SentEvents(Arc<Mutex<Vec<Value>>>);
 impl SentEvents {
     /// The events sent so far.
     pub fn all(&self) -> Vec<Value> {
-        self.0
-            .lock()
-            .map(|events| events.clone())
-            .unwrap_or_default()
+        self.0.lock().clone()
     }
 
     /// Forgets the events sent so far, e.g. between the steps of a test.
@@ -161,9 +159,7 @@ impl SentEvents {
     /// # });
     /// ```
     pub fn clear(&self) {
-        if let Ok(mut events) = self.0.lock() {
-            events.clear();
-        }
+        self.0.lock().clear();
     }
 
     /// Names of the events sent so far.
@@ -309,7 +305,7 @@ impl InngestService {
 
     async fn deliver(&self, events: Vec<Value>) -> Result<Vec<String>, SendError> {
         if let Transport::Recording(sent) = &self.transport {
-            let mut sent = sent.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut sent = sent.lock();
             let start = sent.len();
             let ids = (start..start + events.len())
                 .map(|n| format!("recorded-{n}"))

@@ -6,11 +6,12 @@
 //! the duration and the status when the response is ready. Label handles are cached per
 //! route, method and status, so recording is a few atomic operations.
 
+use parking_lot::RwLock;
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU16, Ordering};
-use std::sync::{Arc, OnceLock, PoisonError, RwLock};
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
@@ -267,15 +268,10 @@ struct Recorder {
 
 impl Recorder {
     fn route(&self, route: &str) -> Arc<RouteEntry> {
-        if let Some(entry) = self
-            .routes
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(route)
-        {
+        if let Some(entry) = self.routes.read().get(route) {
             return Arc::clone(entry);
         }
-        let mut routes = self.routes.write().unwrap_or_else(PoisonError::into_inner);
+        let mut routes = self.routes.write();
         Arc::clone(
             routes.entry(route.into()).or_insert_with(|| {
                 Arc::new(RouteEntry::new(route, &self.requests, &self.duration))

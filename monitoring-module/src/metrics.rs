@@ -1,7 +1,7 @@
 //! [`Metrics`]: the injectable metrics API over one app's own Prometheus registry.
 
+use parking_lot::{Mutex, MutexGuard};
 use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use prometheus::core::{Collector, MetricVec, MetricVecBuilder};
 use prometheus::proto::MetricFamily;
@@ -340,9 +340,7 @@ impl Metrics {
     }
 
     fn lock(&self) -> MutexGuard<'_, HashMap<String, Registered>> {
-        self.registered
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        self.registered.lock()
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -1,9 +1,10 @@
 //! [`Executor`]: the embedded executor's public face — open it on a database, register the
 //! apps it drives, send it events, start and stop it, and read what ran.
 
+use parking_lot::{Mutex, RwLock};
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use inngest_protocol::FunctionConfig;
@@ -189,19 +190,15 @@ impl Executor {
         self.inner
             .engine
             .set_catalog(Catalog::new(kept.chain(parsed)));
-        self.inner
-            .apps
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(
-                app_id.to_string(),
-                AppInfo {
-                    app_id: app_id.to_string(),
-                    target: transport.describe(),
-                    functions: ids.clone(),
-                    synced_at: self.now_ms(),
-                },
-            );
+        self.inner.apps.write().insert(
+            app_id.to_string(),
+            AppInfo {
+                app_id: app_id.to_string(),
+                target: transport.describe(),
+                functions: ids.clone(),
+                synced_at: self.now_ms(),
+            },
+        );
         let now = self.now_ms();
         self.write_transition(now, |t| t.schedule_crons()).await?;
         self.inner.wake.notify_one();
@@ -210,14 +207,7 @@ impl Executor {
 
     /// Apps registered, by id.
     pub fn apps(&self) -> Vec<AppInfo> {
-        let mut apps: Vec<AppInfo> = self
-            .inner
-            .apps
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .values()
-            .cloned()
-            .collect();
+        let mut apps: Vec<AppInfo> = self.inner.apps.read().values().cloned().collect();
         apps.sort_by(|a, b| a.app_id.cmp(&b.app_id));
         apps
     }
@@ -461,8 +451,8 @@ impl Executor {
     }
 
     /// The background tasks (scheduling loop first, then retention).
-    pub(crate) fn tasks(&self) -> std::sync::MutexGuard<'_, Vec<tokio::task::JoinHandle<()>>> {
-        self.inner.tasks.lock().unwrap_or_else(|p| p.into_inner())
+    pub(crate) fn tasks(&self) -> parking_lot::MutexGuard<'_, Vec<tokio::task::JoinHandle<()>>> {
+        self.inner.tasks.lock()
     }
 }
 

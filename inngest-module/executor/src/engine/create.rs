@@ -4,7 +4,7 @@
 use inngest_protocol::Event;
 use serde_json::{Value, json};
 
-use super::{DAY_MS, Transition, lock};
+use super::{DAY_MS, Transition};
 use crate::error::StoreResult;
 use crate::functions::FunctionDef;
 use crate::ids::new_id;
@@ -45,7 +45,7 @@ impl Transition<'_> {
                 function.id,
                 FunctionDef::key_of(rate.key.as_ref(), &first)
             );
-            let mut limits = lock(&self.engine.limits);
+            let mut limits = self.engine.limits.lock();
             let window = limits.rate.entry(key).or_default();
             while window
                 .front()
@@ -111,7 +111,7 @@ impl Transition<'_> {
             );
             let interval = throttle.period_ms / i64::from(throttle.limit.max(1));
             let tolerance = interval.saturating_mul(i64::from(throttle.burst));
-            let mut limits = lock(&self.engine.limits);
+            let mut limits = self.engine.limits.lock();
             let tat = limits.throttle.entry(key).or_insert(self.now);
             let next = (*tat).max(self.now).saturating_add(interval);
             start_at = self

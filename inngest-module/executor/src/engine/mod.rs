@@ -10,9 +10,10 @@ mod handover;
 mod route;
 mod timers;
 
+use parking_lot::{Mutex, RwLock};
 use std::cell::Cell;
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::Arc;
 
 use inngest_protocol::Event;
 use serde_json::Value;
@@ -64,13 +65,6 @@ pub(crate) struct Engine {
     backoff: (i64, i64),
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    // The guarded maps are caches and windows: a panic elsewhere leaves them usable.
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
 impl Engine {
     pub(crate) fn new(
         owner: i64,
@@ -89,22 +83,22 @@ impl Engine {
 
     /// The registered functions now.
     pub(crate) fn catalog(&self) -> Arc<Catalog> {
-        Arc::clone(&self.catalog.read().unwrap_or_else(|p| p.into_inner()))
+        Arc::clone(&self.catalog.read())
     }
 
     /// Replaces the registered functions.
     pub(crate) fn set_catalog(&self, catalog: Catalog) {
-        *self.catalog.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(catalog);
+        *self.catalog.write() = Arc::new(catalog);
     }
 
     /// A compiled condition from the cache, compiling it on first use (`None` when it does
     /// not compile).
     pub(crate) fn expression(&self, source: &str) -> Option<Arc<Expression>> {
-        if let Some(cached) = lock(&self.expressions).get(source) {
+        if let Some(cached) = self.expressions.lock().get(source) {
             return cached.clone();
         }
         let compiled = Expression::compile(source).ok().map(Arc::new);
-        let mut cache = lock(&self.expressions);
+        let mut cache = self.expressions.lock();
         if cache.len() >= EXPRESSION_CACHE {
             cache.clear();
         }
@@ -113,14 +107,16 @@ impl Engine {
     }
 
     fn known_paths(&self, event: &str) -> Vec<String> {
-        lock(&self.match_paths)
+        self.match_paths
+            .lock()
             .get(event)
             .map(|paths| paths.iter().cloned().collect())
             .unwrap_or_default()
     }
 
     fn add_path(&self, event: &str, path: &str) {
-        lock(&self.match_paths)
+        self.match_paths
+            .lock()
             .entry(event.to_string())
             .or_default()
             .insert(path.to_string());

@@ -25,8 +25,8 @@ pub(crate) mod schema;
 mod steps;
 mod writer;
 
+use parking_lot::Mutex;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -169,12 +169,8 @@ impl Store {
         let start = self.next_reader.fetch_add(1, Ordering::Relaxed);
         let count = self.readers.len();
         let guard = (0..count)
-            .find_map(|i| self.readers[(start + i) % count].try_lock().ok())
-            .unwrap_or_else(|| {
-                self.readers[start % count]
-                    .lock()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner())
-            });
+            .find_map(|i| self.readers[(start + i) % count].try_lock())
+            .unwrap_or_else(|| self.readers[start % count].lock());
         if !guard.is_autocommit() {
             // A read that panicked left its snapshot open.
             guard.prepare_cached("ROLLBACK")?.execute([])?;

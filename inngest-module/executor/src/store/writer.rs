@@ -15,10 +15,10 @@
 //! the server. With tokio's paused test clock, a running blocking task also keeps time from
 //! auto-advancing while SQLite works.
 
+use parking_lot::{Condvar, Mutex};
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
 use rusqlite::Connection;
@@ -85,14 +85,6 @@ pub(crate) struct Writer {
     shared: Arc<Shared>,
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A panic inside a closure is caught below; the guarded data stays consistent (SQLite
-    // rolls an unfinished transaction back), so a poisoned lock is safe to reuse.
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
 impl Writer {
     pub(crate) fn new(connection: Connection) -> Self {
         Self {
@@ -112,7 +104,7 @@ impl Writer {
         R: Send + 'static,
     {
         let (reply, result) = oneshot::channel();
-        lock(&self.shared.queue).push_back(Box::new(Closure {
+        self.shared.queue.lock().push_back(Box::new(Closure {
             work,
             result: None,
             reply,
@@ -131,7 +123,7 @@ impl Writer {
         &self,
         work: impl FnOnce(&Connection) -> StoreResult<R>,
     ) -> StoreResult<R> {
-        work(&lock(&self.shared.connection))
+        work(&self.shared.connection.lock())
     }
 }
 
@@ -139,13 +131,9 @@ impl Shared {
     fn drain(&self) {
         loop {
             let batch: Vec<Box<dyn Task>> = {
-                let mut queue = lock(&self.queue);
+                let mut queue = self.queue.lock();
                 if queue.is_empty() {
-                    queue = self
-                        .arrived
-                        .wait_timeout(queue, LINGER)
-                        .map(|(queue, _)| queue)
-                        .unwrap_or_else(|poisoned| poisoned.into_inner().0);
+                    self.arrived.wait_for(&mut queue, LINGER);
                 }
                 let take = queue.len().min(MAX_BATCH);
                 queue.drain(..take).collect()
@@ -154,7 +142,7 @@ impl Shared {
                 self.draining.store(false, Ordering::Release);
                 // A task queued between the check above and the store would be stranded:
                 // take the drain back unless another drainer already started.
-                if lock(&self.queue).is_empty() || self.draining.swap(true, Ordering::AcqRel) {
+                if self.queue.lock().is_empty() || self.draining.swap(true, Ordering::AcqRel) {
                     return;
                 }
                 continue;
@@ -164,7 +152,7 @@ impl Shared {
     }
 
     fn commit(&self, mut batch: Vec<Box<dyn Task>>) {
-        let connection = lock(&self.connection);
+        let connection = self.connection.lock();
         match run_in_transaction(&connection, &mut batch) {
             Ok(true) => {
                 drop(connection);
