@@ -144,7 +144,8 @@ impl InngestIndicator {
                 let reason = if error.is_timeout() {
                     format!("timed out after {}ms", REACH_TIMEOUT.as_millis())
                 } else {
-                    crate::redact::reqwest_error(error)
+                    // Without its URL, which may carry credentials.
+                    error.without_url().to_string()
                 };
                 let value = json!({
                     "url": shown,

@@ -26,10 +26,6 @@ pub(crate) fn url_str(text: &str) -> String {
     Url::parse(text).map_or_else(|_| "<not a URL>".to_string(), |parsed| url(&parsed))
 }
 
-/// A `reqwest` error without the URL it names (which may carry credentials or a key).
-pub(crate) fn reqwest_error(error: reqwest::Error) -> String {
-    error.without_url().to_string()
-}
 
 #[cfg(test)]
 mod tests {
