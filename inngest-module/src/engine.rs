@@ -1,5 +1,5 @@
 //! The step engine: runs a function against one execution request and decides what to
-//! report (PROTOCOL.md §4, "Deciding what to return").
+//! report (docs/ARCHITECTURE.md, "One execution request", has the decision rules).
 //!
 //! Step futures share a [`RunState`] with the engine. A memoized step resolves at once. An
 //! unmemoized step records itself as *found* and stays pending. After each poll of the

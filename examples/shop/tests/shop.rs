@@ -1,6 +1,7 @@
 //! The shop in-process, at the protocol level: its Inngest functions driven through the
 //! serve endpoint with execution requests shaped like the ones the Inngest executor sends
-//! (PROTOCOL.md §3–4, `recordings/*/executor-to-sdk.jsonl`), its HTTP routes, and its
+//! (as in the recordings of a real server, `recordings/*/executor-to-sdk.jsonl`; the rules
+//! are in docs/ARCHITECTURE.md, "One execution request"), its HTTP routes, and its
 //! production config.
 //!
 //! These tests run the shop in dev mode (a remote executor) against a loopback stand-in
