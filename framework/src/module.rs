@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::Router;
 
-use crate::config::{ConfigSection, SectionDef};
+use crate::config::{Config, ConfigSection, Environment, SectionDef, check_options};
 use crate::error::ResolveError;
 use crate::inject::{Dependencies, Dependency, Deps};
 use crate::key::ProviderKey;
@@ -191,6 +191,52 @@ impl Module {
     pub fn config<T: ConfigSection>(mut self, path: &'static str) -> Self {
         self.sections.push(SectionDef::of::<T>(path));
         self
+    }
+
+    /// This module's options of type `T`, injectable as `Arc<T>`: read from the `[path]`
+    /// section when `given` is `None`, else `given`, checked at start-up exactly as the
+    /// section would be ([`check_options`]: `validator` rules, then
+    /// [`ConfigSection::check`] for the environment, each problem named `path.field`). The
+    /// two ways to configure a dynamic module, `new()` from config and
+    /// `for_root(options)` from code, share one set of checks and one way of reporting.
+    ///
+    /// ```
+    /// use framework::{ConfigSection, Environment, Module, SectionProblems};
+    /// use serde::Deserialize;
+    /// use validator::Validate;
+    ///
+    /// #[derive(Clone, Default, Deserialize, Validate)]
+    /// #[serde(default)]
+    /// pub struct CacheOptions {
+    ///     #[validate(range(min = 1, message = "must be at least 1"))]
+    ///     pub capacity: u32,
+    /// }
+    /// impl ConfigSection for CacheOptions {
+    ///     fn check(&self, _env: Environment, _problems: &mut SectionProblems) {}
+    /// }
+    ///
+    /// pub struct CacheModule;
+    /// impl CacheModule {
+    ///     /// Options from `[cache]`.
+    ///     pub fn new() -> Module {
+    ///         Module::new("cache").options::<CacheOptions>("cache", None)
+    ///     }
+    ///     /// Options from code, checked the same way.
+    ///     pub fn for_root(options: CacheOptions) -> Module {
+    ///         Module::new("cache").options("cache", Some(options))
+    ///     }
+    /// }
+    /// # let _ = (CacheModule::new(), CacheModule::for_root(CacheOptions::default()));
+    /// ```
+    pub fn options<T: ConfigSection + Clone>(self, path: &'static str, given: Option<T>) -> Self {
+        match given {
+            None => self
+                .config::<T>(path)
+                .provider(Provider::factory(|config: Config<T>| config.get())),
+            Some(options) => self.provider(Provider::try_factory(move |env: Arc<Environment>| {
+                check_options(path, &options, *env).map(|()| options.clone())
+            })),
+        }
     }
 
     /// Declares the section `path` like [`Module::config`], for a dynamic module whose

@@ -43,9 +43,6 @@ pub enum HealthError {
         /// Every indicator's name, sorted.
         known: Vec<String>,
     },
-    /// Options given in code are invalid (a start-up error).
-    #[error("the health options are invalid: {}", .0.join("; "))]
-    InvalidOptions(Vec<String>),
     /// Discovery was not available (called before the container was built).
     #[error(transparent)]
     Discovery(#[from] ResolveError),

@@ -2,10 +2,9 @@
 
 use std::sync::Arc;
 
-use framework::{Config, Discovery, Module, Phase, Provider, Readiness};
+use framework::{Discovery, Module, Phase, Provider, Readiness};
 
 use crate::builtin::{DiskIndicator, MemoryIndicator};
-use crate::error::HealthError;
 use crate::indicator::{HealthIndicator, HealthIndicators};
 use crate::options::HealthOptions;
 use crate::routes;
@@ -37,11 +36,7 @@ impl HealthModule {
     /// optional; problems are reported path-qualified, e.g. `health.path`, at start-up).
     #[allow(clippy::new_ret_no_self)] // a dynamic module: a function returning a `Module`
     pub fn new() -> Module {
-        Self::base()
-            .config::<HealthOptions>(MODULE_NAME)
-            .provider(Provider::factory(|config: Config<HealthOptions>| {
-                config.get()
-            }))
+        Self::base().options::<HealthOptions>(MODULE_NAME, None)
     }
 
     /// The module with options given in code (no `[health]` section is read). Invalid
@@ -58,19 +53,7 @@ impl HealthModule {
     /// # let _ = module;
     /// ```
     pub fn for_root(options: HealthOptions) -> Module {
-        Self::base().provider(Provider::try_factory(move |(): ()| {
-            let problems = options.problems();
-            if problems.is_empty() {
-                Ok(options.clone())
-            } else {
-                Err(HealthError::InvalidOptions(
-                    problems
-                        .into_iter()
-                        .map(|(field, message)| format!("{MODULE_NAME}.{field}: {message}"))
-                        .collect(),
-                ))
-            }
-        }))
+        Self::base().options(MODULE_NAME, Some(options))
     }
 
     fn base() -> Module {

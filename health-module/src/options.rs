@@ -74,29 +74,6 @@ impl HealthOptions {
         Duration::from_millis(self.cache_ms)
     }
 
-    /// Every problem with these options, as `(key, message)` pairs, the `validator` rules
-    /// included. Used for options given in code; the config section reports the same
-    /// problems through the framework.
-    pub fn problems(&self) -> Vec<(String, String)> {
-        let mut problems = Vec::new();
-        if let Err(errors) = self.validate() {
-            for (field, list) in errors.field_errors() {
-                for error in list {
-                    let message = error.message.as_ref().map_or_else(
-                        || format!("failed the `{}` check", error.code),
-                        |m| m.to_string(),
-                    );
-                    problems.push((field.to_string(), message));
-                }
-            }
-        }
-        for (field, message) in self.extra_problems() {
-            problems.push((field.to_string(), message.to_string()));
-        }
-        problems.sort();
-        problems
-    }
-
     /// The checks `validator` attributes cannot express.
     fn extra_problems(&self) -> Vec<(&'static str, &'static str)> {
         let mut problems = Vec::new();
@@ -146,9 +123,29 @@ impl ConfigSection for HealthOptions {
 mod tests {
     use super::*;
 
+    /// The keys `check_options` names, as the config path would.
+    fn problem_keys(options: &HealthOptions) -> Vec<String> {
+        framework::config::check_options("health", options, Environment::Production)
+            .err()
+            .map(|error| {
+                error
+                    .problems
+                    .iter()
+                    .map(|p| {
+                        p.to_string()
+                            .split(':')
+                            .next()
+                            .unwrap_or_default()
+                            .to_string()
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     #[test]
     fn defaults_are_valid() {
-        assert!(HealthOptions::default().problems().is_empty());
+        assert!(problem_keys(&HealthOptions::default()).is_empty());
     }
 
     #[test]
@@ -160,14 +157,13 @@ mod tests {
             memory_rss_threshold_mb: 0,
             ..HealthOptions::default()
         };
-        let keys: Vec<String> = options.problems().into_iter().map(|(k, _)| k).collect();
         assert_eq!(
-            keys,
+            problem_keys(&options),
             [
-                "disk_threshold",
-                "memory_rss_threshold_mb",
-                "path",
-                "timeout"
+                "health.disk_threshold",
+                "health.memory_rss_threshold_mb",
+                "health.path",
+                "health.timeout"
             ]
         );
     }
@@ -178,6 +174,6 @@ mod tests {
             path: "/".into(),
             ..HealthOptions::default()
         };
-        assert_eq!(options.problems().len(), 1);
+        assert_eq!(problem_keys(&options), ["health.path"]);
     }
 }

@@ -164,21 +164,12 @@ impl InngestModule {
 
     fn base() -> Module {
         let registry = Provider::try_factory(|(options, env, service, discovery): RegistryDeps| {
-            let problems = options.problems(*env);
-            if problems.is_empty() {
-                let (kind, _) = options.executor_choice(*env);
-                Ok(Registry::new(options, service, discovery, kind))
-            } else {
-                let list: Vec<String> = problems
-                    .iter()
-                    .map(|(field, message)| format!("  - inngest.{field}: {message}"))
-                    .collect();
-                Err(format!(
-                    "the Inngest options are invalid in {}:\n{}",
-                    *env,
-                    list.join("\n")
-                ))
-            }
+            // Options from config, from code or from a factory: checked the same way.
+            framework::config::check_options(MODULE_NAME, &*options, *env)?;
+            let (kind, _) = options.executor_choice(*env);
+            Ok::<_, framework::config::InvalidOptions>(Registry::new(
+                options, service, discovery, kind,
+            ))
         })
         .hook(Phase::ModuleInit, |registry: Arc<Registry>| async move {
             collect(&registry)

@@ -26,7 +26,6 @@ pub(crate) fn url_str(text: &str) -> String {
     Url::parse(text).map_or_else(|_| "<not a URL>".to_string(), |parsed| url(&parsed))
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

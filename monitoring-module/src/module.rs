@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use framework::http::{HttpLayer, HttpLayers};
-use framework::{Config, Module, Provider};
+use framework::{Module, Provider};
 
 use crate::http_layer::HttpMetricsLayer;
 use crate::metrics::Metrics;
@@ -43,11 +43,7 @@ impl MonitoringModule {
     /// optional; see [`MonitoringOptions`]).
     #[allow(clippy::new_ret_no_self)]
     pub fn new() -> Module {
-        Self::base()
-            .config::<MonitoringOptions>(MODULE_NAME)
-            .provider(Provider::factory(|config: Config<MonitoringOptions>| {
-                config.get()
-            }))
+        Self::base().options::<MonitoringOptions>(MODULE_NAME, None)
     }
 
     /// The module with options given in code (no `[monitoring]` section is read). Invalid
@@ -63,21 +59,7 @@ impl MonitoringModule {
     /// assert_eq!(module.name(), "monitoring");
     /// ```
     pub fn for_root(options: MonitoringOptions) -> Module {
-        Self::base().provider(Provider::try_factory(move |(): ()| {
-            let problems = options.problems();
-            if problems.is_empty() {
-                Ok(options.clone())
-            } else {
-                let list: Vec<String> = problems
-                    .iter()
-                    .map(|(field, message)| format!("  - {MODULE_NAME}.{field}: {message}"))
-                    .collect();
-                Err(format!(
-                    "the monitoring options are invalid:\n{}",
-                    list.join("\n")
-                ))
-            }
-        }))
+        Self::base().options(MODULE_NAME, Some(options))
     }
 
     fn base() -> Module {

@@ -61,37 +61,6 @@ impl Default for MonitoringOptions {
 }
 
 impl MonitoringOptions {
-    /// Every problem with these options, as `(field, message)`: the `validator` rules and
-    /// the path checks. Empty when the options are usable.
-    ///
-    /// ```
-    /// use monitoring_module::MonitoringOptions;
-    ///
-    /// let options = MonitoringOptions { buckets: vec![1.0, 0.5], ..MonitoringOptions::default() };
-    /// let problems = options.problems();
-    /// assert_eq!(problems[0].0, "buckets");
-    /// ```
-    pub fn problems(&self) -> Vec<(String, String)> {
-        let mut problems = Vec::new();
-        if let Err(errors) = self.validate() {
-            for (field, list) in errors.field_errors() {
-                for error in list {
-                    let message = error
-                        .message
-                        .as_ref()
-                        .map_or_else(|| error.code.to_string(), ToString::to_string);
-                    problems.push((field.to_string(), message));
-                }
-            }
-        }
-        problems.extend(
-            self.path_problems()
-                .into_iter()
-                .map(|(field, message)| (field.to_string(), message.to_string())),
-        );
-        problems
-    }
-
     /// Checks of the two paths (beyond what `validator` expresses).
     fn path_problems(&self) -> Vec<(&'static str, &'static str)> {
         let mut problems = Vec::new();
@@ -151,9 +120,29 @@ pub(crate) fn bucket_problem(buckets: &[f64]) -> Option<String> {
 mod tests {
     use super::*;
 
+    /// The keys `check_options` names, as the config path would.
+    fn problem_keys(options: &MonitoringOptions) -> Vec<String> {
+        framework::config::check_options("monitoring", options, Environment::Production)
+            .err()
+            .map(|error| {
+                error
+                    .problems
+                    .iter()
+                    .map(|p| {
+                        p.to_string()
+                            .split(':')
+                            .next()
+                            .unwrap_or_default()
+                            .to_string()
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     #[test]
     fn defaults_are_valid() {
-        assert!(MonitoringOptions::default().problems().is_empty());
+        assert!(problem_keys(&MonitoringOptions::default()).is_empty());
     }
 
     #[test]
@@ -173,7 +162,9 @@ mod tests {
             json_prefix: "/monitoring/".into(),
             ..MonitoringOptions::default()
         };
-        let fields: Vec<String> = options.problems().into_iter().map(|p| p.0).collect();
-        assert_eq!(fields, ["metrics_path", "json_prefix"]);
+        assert_eq!(
+            problem_keys(&options),
+            ["monitoring.json_prefix", "monitoring.metrics_path"]
+        );
     }
 }

@@ -20,7 +20,7 @@ pub use builtin::{
 };
 pub use environment::{Environment, UnknownEnvironment};
 pub use secret::Secret;
-pub use section::{Config, ConfigSection, SectionProblems};
+pub use section::{Config, ConfigSection, InvalidOptions, SectionProblems, check_options};
 pub(crate) use section::{SectionDef, parse_section};
 
 use crate::error::Error;

@@ -279,6 +279,88 @@ fn join(parent: &str, child: &str) -> String {
     }
 }
 
+/// Options a module was given in code, checked exactly as its config section would be:
+/// the `validator` rules, then [`ConfigSection::check`] for `env`. Every problem is named
+/// by its key under the section (`health.path: …`), as a problem in a config file is.
+///
+/// Modules taking options "from config or from code" get this through [`Module::options`];
+/// a factory that completes options itself (`for_root_async`) calls it on the result.
+///
+/// ```
+/// use framework::config::{ConfigSection, Environment, SectionProblems, check_options};
+/// use serde::Deserialize;
+/// use validator::Validate;
+///
+/// #[derive(Deserialize, Validate)]
+/// struct CacheOptions {
+///     #[validate(range(min = 1, message = "must be at least 1"))]
+///     capacity: u32,
+///     path: String,
+/// }
+/// impl ConfigSection for CacheOptions {
+///     fn check(&self, _env: Environment, problems: &mut SectionProblems) {
+///         if !self.path.starts_with('/') {
+///             problems.add("path", "must start with `/`");
+///         }
+///     }
+/// }
+///
+/// let bad = CacheOptions { capacity: 0, path: "cache".into() };
+/// let error = check_options("cache", &bad, Environment::Production).unwrap_err();
+/// assert_eq!(
+///     error.to_string(),
+///     "the `cache` options are invalid in production:\n  - cache.capacity: must be at least 1\n  - cache.path: must start with `/`"
+/// );
+/// ```
+///
+/// [`Module::options`]: crate::Module::options
+pub fn check_options<T: ConfigSection>(
+    section: &'static str,
+    options: &T,
+    env: Environment,
+) -> Result<(), InvalidOptions> {
+    let mut problems = validation_problems(section, options.validate());
+    let mut checks = SectionProblems::new(section);
+    options.check(env, &mut checks);
+    problems.extend(checks.into_problems());
+    if problems.is_empty() {
+        return Ok(());
+    }
+    problems.sort_by_key(ToString::to_string);
+    Err(InvalidOptions {
+        section,
+        env,
+        problems,
+    })
+}
+
+/// Options given in code that do not pass their section's checks ([`check_options`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidOptions {
+    /// The module's section (`health`, `inngest`, …).
+    pub section: &'static str,
+    /// The environment they were checked for.
+    pub env: Environment,
+    /// Every problem, each named by its key under the section.
+    pub problems: Vec<Problem>,
+}
+
+impl std::fmt::Display for InvalidOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the `{}` options are invalid in {}:",
+            self.section, self.env
+        )?;
+        for problem in &self.problems {
+            write!(f, "\n  - {problem}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for InvalidOptions {}
+
 /// Turns `validator` errors into problems. Values are never echoed (they may be secrets).
 pub(crate) fn validation_problems(
     path: &str,
