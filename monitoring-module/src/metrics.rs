@@ -159,24 +159,16 @@ impl Metrics {
         labels: &[&str],
     ) -> Result<CounterVec, MetricsError> {
         check_names(name, help, labels, false)?;
-        let mut registered = self.lock();
-        if let Some(found) = existing(&registered, name, help, labels, None, "a counter")? {
-            return match found {
+        let family = Family::new(name, help, labels, None, "a counter");
+        self.family(
+            family,
+            |found| match found {
                 Handle::Counter(vec) => Ok(vec),
-                other => Err(kind_conflict(name, &other, "a counter")),
-            };
-        }
-        let vec = CounterVec::new(Opts::new(name, help), labels)?;
-        self.add(
-            &mut registered,
-            name,
-            help,
-            labels,
-            Vec::new(),
-            Handle::Counter(vec.clone()),
-            Box::new(vec.clone()),
-        )?;
-        Ok(vec)
+                other => Err(other),
+            },
+            Handle::Counter,
+            || CounterVec::new(Opts::new(name, help), labels),
+        )
     }
 
     /// The gauge family `name` with the given label names, registered on first use (same
@@ -192,24 +184,16 @@ impl Metrics {
     /// ```
     pub fn gauge(&self, name: &str, help: &str, labels: &[&str]) -> Result<GaugeVec, MetricsError> {
         check_names(name, help, labels, false)?;
-        let mut registered = self.lock();
-        if let Some(found) = existing(&registered, name, help, labels, None, "a gauge")? {
-            return match found {
+        let family = Family::new(name, help, labels, None, "a gauge");
+        self.family(
+            family,
+            |found| match found {
                 Handle::Gauge(vec) => Ok(vec),
-                other => Err(kind_conflict(name, &other, "a gauge")),
-            };
-        }
-        let vec = GaugeVec::new(Opts::new(name, help), labels)?;
-        self.add(
-            &mut registered,
-            name,
-            help,
-            labels,
-            Vec::new(),
-            Handle::Gauge(vec.clone()),
-            Box::new(vec.clone()),
-        )?;
-        Ok(vec)
+                other => Err(other),
+            },
+            Handle::Gauge,
+            || GaugeVec::new(Opts::new(name, help), labels),
+        )
     }
 
     /// The histogram family `name` with the given label names and buckets (`None`: the
@@ -241,34 +225,21 @@ impl Metrics {
                 reason: format!("buckets {reason}"),
             });
         }
-        let mut registered = self.lock();
-        if let Some(found) = existing(
-            &registered,
-            name,
-            help,
-            labels,
-            Some(buckets),
-            "a histogram",
-        )? {
-            return match found {
+        let family = Family::new(name, help, labels, Some(buckets), "a histogram");
+        self.family(
+            family,
+            |found| match found {
                 Handle::Histogram(vec) => Ok(vec),
-                other => Err(kind_conflict(name, &other, "a histogram")),
-            };
-        }
-        let vec = HistogramVec::new(
-            HistogramOpts::new(name, help).buckets(buckets.to_vec()),
-            labels,
-        )?;
-        self.add(
-            &mut registered,
-            name,
-            help,
-            labels,
-            buckets.to_vec(),
-            Handle::Histogram(vec.clone()),
-            Box::new(vec.clone()),
-        )?;
-        Ok(vec)
+                other => Err(other),
+            },
+            Handle::Histogram,
+            || {
+                HistogramVec::new(
+                    HistogramOpts::new(name, help).buckets(buckets.to_vec()),
+                    labels,
+                )
+            },
+        )
     }
 
     /// Registers a custom [`Collector`] (its metric names are then taken: asking for one of
@@ -343,30 +314,72 @@ impl Metrics {
         self.registered.lock()
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn add(
+    /// The family `spec` names: the one registered under its name if it matches (same kind,
+    /// help, labels and buckets; `found` picks it out of its [`Handle`]), else a new one
+    /// (`make`), registered and remembered (`wrap`).
+    fn family<V>(
         &self,
-        registered: &mut HashMap<String, Registered>,
-        name: &str,
-        help: &str,
-        labels: &[&str],
-        buckets: Vec<f64>,
-        handle: Handle,
-        collector: Box<dyn Collector>,
-    ) -> Result<(), MetricsError> {
+        spec: Family<'_>,
+        found: fn(Handle) -> Result<V, Handle>,
+        wrap: fn(V) -> Handle,
+        make: impl FnOnce() -> prometheus::Result<V>,
+    ) -> Result<V, MetricsError>
+    where
+        V: Collector + Clone + 'static,
+    {
+        let Family {
+            name,
+            help,
+            labels,
+            buckets,
+            kind,
+        } = spec;
+        let mut registered = self.lock();
+        if let Some(handle) = existing(&registered, name, help, labels, buckets, kind)? {
+            return found(handle).map_err(|other| kind_conflict(name, &other, kind));
+        }
+        let vec = make()?;
         self.registry
-            .register(collector)
+            .register(Box::new(vec.clone()))
             .map_err(|error| registration_error(name, error))?;
         registered.insert(
             name.to_string(),
             Registered {
                 help: help.to_string(),
                 labels: labels.iter().map(|l| (*l).to_string()).collect(),
-                buckets,
-                handle,
+                buckets: buckets.map(<[f64]>::to_vec).unwrap_or_default(),
+                handle: wrap(vec.clone()),
             },
         );
-        Ok(())
+        Ok(vec)
+    }
+}
+
+/// A metric family as asked for: its name, help, label names, buckets (histograms) and
+/// kind (`"a counter"`, for messages).
+struct Family<'a> {
+    name: &'a str,
+    help: &'a str,
+    labels: &'a [&'a str],
+    buckets: Option<&'a [f64]>,
+    kind: &'static str,
+}
+
+impl<'a> Family<'a> {
+    fn new(
+        name: &'a str,
+        help: &'a str,
+        labels: &'a [&'a str],
+        buckets: Option<&'a [f64]>,
+        kind: &'static str,
+    ) -> Self {
+        Self {
+            name,
+            help,
+            labels,
+            buckets,
+            kind,
+        }
     }
 }
 

@@ -18,6 +18,8 @@ use validator::{Validate, ValidationError};
 /// ```
 ///
 /// ```
+/// use framework::Environment;
+/// use framework::config::check_options;
 /// use monitoring_module::MonitoringOptions;
 ///
 /// let options = MonitoringOptions {
@@ -25,7 +27,8 @@ use validator::{Validate, ValidationError};
 ///     ..MonitoringOptions::default()
 /// };
 /// assert_eq!(options.metrics_path, "/metrics");
-/// assert!(options.problems().is_empty());
+/// // Checked as the `[monitoring]` section would be (what `MonitoringModule::for_root` does).
+/// assert!(check_options("monitoring", &options, Environment::Production).is_ok());
 /// ```
 #[derive(Debug, Clone, PartialEq, Deserialize, Validate)]
 #[serde(default)]
