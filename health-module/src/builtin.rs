@@ -62,14 +62,7 @@ impl HealthIndicator for MemoryIndicator {
     }
 
     fn check(&self) -> BoxFuture<'_, Check> {
-        // Reading /proc or statvfs can block (a hung network mount): keep it off the
-        // runtime's threads so the per-indicator timeout can still fire.
-        let this = self.clone();
-        Box::pin(async move {
-            tokio::task::spawn_blocking(move || this.check_now())
-                .await
-                .unwrap_or_else(|error| Check::down(format!("the check failed: {error}")))
-        })
+        off_the_runtime(self.clone(), Self::check_now)
     }
 }
 
@@ -141,15 +134,21 @@ impl HealthIndicator for DiskIndicator {
     }
 
     fn check(&self) -> BoxFuture<'_, Check> {
-        // Reading /proc or statvfs can block (a hung network mount): keep it off the
-        // runtime's threads so the per-indicator timeout can still fire.
-        let this = self.clone();
-        Box::pin(async move {
-            tokio::task::spawn_blocking(move || this.check_now())
-                .await
-                .unwrap_or_else(|error| Check::down(format!("the check failed: {error}")))
-        })
+        off_the_runtime(self.clone(), Self::check_now)
     }
+}
+
+/// Runs a blocking check (reading /proc or `statvfs` can block on a hung network mount)
+/// off the runtime's threads, so the per-indicator timeout can still fire.
+fn off_the_runtime<T: Send + 'static>(
+    indicator: T,
+    check: fn(&T) -> Check,
+) -> BoxFuture<'static, Check> {
+    Box::pin(async move {
+        tokio::task::spawn_blocking(move || check(&indicator))
+            .await
+            .unwrap_or_else(|error| Check::down(format!("the check failed: {error}")))
+    })
 }
 
 #[cfg(test)]
