@@ -20,13 +20,8 @@
 use proc_macro::TokenStream;
 use proc_macro2::{Span, TokenStream as TokenStream2};
 use quote::{ToTokens, format_ident, quote};
-use syn::parse::Parser;
-use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
-use syn::{
-    Attribute, Expr, FnArg, ImplItem, ImplItemFn, ItemImpl, Lit, Meta, Path, ReturnType, Token,
-    Type,
-};
+use syn::{Attribute, FnArg, ImplItem, ImplItemFn, ItemImpl, Path, ReturnType, Type};
 
 /// Lifecycle method names and their phase.
 const HOOKS: [(&str, &str); 6] = [
@@ -69,7 +64,49 @@ pub fn injectable(args: TokenStream, input: TokenStream) -> TokenStream {
     }
 }
 
+/// The arguments of `#[injectable(...)]`, parsed by `darling`.
+#[derive(Default, darling::FromMeta)]
+#[darling(default)]
+struct InjectableArgs {
+    /// The constructor's name (default `new`).
+    constructor: Option<String>,
+    /// The provider's scope (default singleton).
+    scope: Option<ScopeArg>,
+}
+
+/// `scope = "singleton" | "transient" | "request"`.
+#[derive(Clone, Copy, darling::FromMeta)]
+#[darling(rename_all = "snake_case")]
+enum ScopeArg {
+    Singleton,
+    Transient,
+    Request,
+}
+
+impl ScopeArg {
+    fn tokens(self) -> TokenStream2 {
+        match self {
+            ScopeArg::Singleton => quote!(::framework::Scope::Singleton),
+            ScopeArg::Transient => quote!(::framework::Scope::Transient),
+            ScopeArg::Request => quote!(::framework::Scope::Request),
+        }
+    }
+}
+
+/// The arguments, or the compile errors that say what is wrong with them.
+fn injectable_args(args: TokenStream2) -> Result<InjectableArgs, TokenStream2> {
+    let metas = darling::ast::NestedMeta::parse_meta_list(args)
+        .map_err(|error| darling::Error::from(error).write_errors())?;
+    <InjectableArgs as darling::FromMeta>::from_list(&metas).map_err(darling::Error::write_errors)
+}
+
 fn expand_injectable(args: TokenStream2, input: TokenStream2) -> syn::Result<TokenStream2> {
+    // A mistake in the arguments is reported, and the impl still expands with the defaults,
+    // so the mistake is the only error (no "Injectable is not implemented" after it).
+    let (args, arg_errors) = match injectable_args(args) {
+        Ok(args) => (args, None),
+        Err(errors) => (InjectableArgs::default(), Some(errors)),
+    };
     let item: ItemImpl = syn::parse2(input)?;
     if let Some((_, path, _)) = &item.trait_ {
         return Err(syn::Error::new(
@@ -77,46 +114,8 @@ fn expand_injectable(args: TokenStream2, input: TokenStream2) -> syn::Result<Tok
             "#[injectable] goes on the type's own impl block (`impl MyService { fn new(..) -> Self }`), not on a trait impl",
         ));
     }
-    let mut constructor_name = "new".to_string();
-    let mut scope = None;
-    let metas = Punctuated::<Meta, Token![,]>::parse_terminated.parse2(args)?;
-    for meta in metas {
-        let Meta::NameValue(nv) = &meta else {
-            return Err(syn::Error::new(
-                meta.span(),
-                "expected `constructor = \"...\"` or `scope = \"...\"`",
-            ));
-        };
-        let value = match &nv.value {
-            Expr::Lit(lit) => match &lit.lit {
-                Lit::Str(s) => s.value(),
-                _ => return Err(syn::Error::new(nv.value.span(), "expected a string")),
-            },
-            _ => return Err(syn::Error::new(nv.value.span(), "expected a string")),
-        };
-        if nv.path.is_ident("constructor") {
-            constructor_name = value;
-        } else if nv.path.is_ident("scope") {
-            scope = Some(match value.as_str() {
-                "singleton" => quote!(::framework::Scope::Singleton),
-                "transient" => quote!(::framework::Scope::Transient),
-                "request" => quote!(::framework::Scope::Request),
-                other => {
-                    return Err(syn::Error::new(
-                        nv.value.span(),
-                        format!(
-                            "unknown scope `{other}`: use \"singleton\", \"transient\" or \"request\""
-                        ),
-                    ));
-                }
-            });
-        } else {
-            return Err(syn::Error::new(
-                nv.path.span(),
-                "unknown argument: use `constructor` or `scope`",
-            ));
-        }
-    }
+    let constructor_name = args.constructor.unwrap_or_else(|| "new".to_string());
+    let scope = args.scope.map(ScopeArg::tokens);
 
     let self_ty = &item.self_ty;
     let methods: Vec<&ImplItemFn> = item
@@ -177,6 +176,7 @@ fn expand_injectable(args: TokenStream2, input: TokenStream2) -> syn::Result<Tok
     let item = mark_contributions(item);
     let (impl_generics, _, where_clause) = item.generics.split_for_impl();
     Ok(quote! {
+        #arg_errors
         #item
 
         impl #impl_generics ::framework::Injectable for #self_ty #where_clause {
