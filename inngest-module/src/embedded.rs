@@ -256,4 +256,28 @@ impl crate::service::EventSink for LocalSink {
             })
         })
     }
+
+    fn checkpoint(
+        &self,
+        request: crate::protocol::checkpoint::CheckpointRequest,
+    ) -> futures_util::future::BoxFuture<'_, Result<(), crate::service::ApiError>> {
+        Box::pin(async move {
+            let refused = |status: u16, body: String| crate::service::ApiError::Status {
+                what: "checkpointing steps".into(),
+                status,
+                body,
+            };
+            let Some(executor) = self.0.upgrade() else {
+                return Err(refused(503, "the embedded executor has stopped".into()));
+            };
+            executor.checkpoint(request).await.map_err(|error| {
+                let status = match &error {
+                    inngest_executor::CheckpointError::Stale { .. } => 409,
+                    inngest_executor::CheckpointError::Invalid(_) => 400,
+                    inngest_executor::CheckpointError::Store(_) => 503,
+                };
+                refused(status, error.to_string())
+            })
+        })
+    }
 }

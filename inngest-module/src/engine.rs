@@ -5,7 +5,9 @@
 //! unmemoized step records itself as *found* and stays pending. After each poll of the
 //! user's future the engine looks at what was found:
 //! - a step is executing (it was allowed to run): keep polling until it records its outcome;
-//! - exactly one run step, immediate execution allowed: let it run, report its outcome;
+//! - exactly one run step, immediate execution allowed: let it run, report its outcome —
+//!   or, when the request checkpoints ([`crate::checkpoint`]), post its result and keep
+//!   polling: the function goes on to its next step in the same request;
 //! - otherwise: report every found op (run steps as `StepPlanned`).
 //!
 //! Either way the engine then **drops the user's future** itself: correctness never depends
@@ -22,6 +24,7 @@ use futures_util::FutureExt;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
+use crate::checkpoint::Checkpointer;
 use crate::error::{Error, RetryAfter};
 use crate::protocol::{Memo, Op, hash_step_id, indexed_step_id};
 
@@ -64,7 +67,11 @@ pub(crate) struct RunState {
     found: Vec<(String, Found)>,
     allowed: Option<String>,
     executing: bool,
-    outcome: Option<StepOutcome>,
+    /// How the request ends, once a step decided it (its outcome, or a checkpoint that
+    /// could not be posted).
+    ended: Option<Execution>,
+    /// Set when this request checkpoints the steps it runs.
+    checkpointer: Option<Arc<Checkpointer>>,
     /// Hashed ids whose memo a step read, when tracked (the testing kit's unused stubs).
     memo_hits: Option<Vec<String>>,
 }
@@ -94,9 +101,31 @@ impl SharedState {
             found: Vec::new(),
             allowed: None,
             executing: false,
-            outcome: None,
+            ended: None,
+            checkpointer: None,
             memo_hits: None,
         })))
+    }
+
+    /// Checkpoints the steps this request runs through `checkpointer`.
+    pub(crate) fn with_checkpointer(self, checkpointer: Arc<Checkpointer>) -> Self {
+        self.lock().checkpointer = Some(checkpointer);
+        self
+    }
+
+    /// The checkpointer, when this request checkpoints and the step ran at attempt 0
+    /// (a retried step is reported as in the classic protocol, as inngest-js does).
+    pub(crate) fn checkpointer(&self) -> Option<Arc<Checkpointer>> {
+        let state = self.lock();
+        state.checkpointer.clone().filter(|_| state.attempt == 0)
+    }
+
+    /// The executing step was checkpointed: the function goes on, and the next step found
+    /// may run.
+    pub(crate) fn resume_after_checkpoint(&self) {
+        let mut state = self.lock();
+        state.executing = false;
+        state.allowed = None;
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, RunState> {
@@ -166,9 +195,13 @@ impl SharedState {
         false
     }
 
+    /// Ends the request with `execution` at the engine's next look.
+    pub(crate) fn end(&self, execution: Execution) {
+        self.lock().ended = Some(execution);
+    }
+
     pub(crate) fn record_outcome(&self, outcome: StepOutcome) {
-        let mut state = self.lock();
-        state.outcome = Some(outcome);
+        self.end(Execution::StepRan(Box::new(outcome)));
     }
 }
 
@@ -206,6 +239,11 @@ pub(crate) enum Execution {
         requested: String,
         found: Vec<String>,
     },
+    /// The function returned in a checkpointing request: the steps not posted yet, then
+    /// `RunComplete` with the return value (206).
+    RunComplete(Vec<Op>),
+    /// A checkpoint got `409`: another request owns the run; this one stops.
+    Stale,
 }
 
 /// Drives `future` (the user's function) under the engine's rules.
@@ -224,8 +262,8 @@ fn decide(
     cx: &mut Context<'_>,
 ) -> Poll<Execution> {
     let mut guard = state.lock();
-    if let Some(outcome) = guard.outcome.take() {
-        return Poll::Ready(Execution::StepRan(Box::new(outcome)));
+    if let Some(ended) = guard.ended.take() {
+        return Poll::Ready(ended);
     }
     match polled {
         Poll::Ready(Ok(Ok(value))) => return Poll::Ready(Execution::Complete(value)),
@@ -244,7 +282,11 @@ fn decide(
             found,
         });
     }
-    if guard.immediate && guard.found.len() == 1 && guard.found[0].1.runnable {
+    let eager = guard
+        .checkpointer
+        .as_ref()
+        .is_none_or(|checkpointer| !checkpointer.runtime_exceeded());
+    if guard.immediate && eager && guard.found.len() == 1 && guard.found[0].1.runnable {
         let (hash, found) = guard.found.remove(0);
         guard.allowed = Some(hash);
         guard.executing = true;

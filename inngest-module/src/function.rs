@@ -63,6 +63,9 @@ pub struct FunctionOptions {
     pub singleton: Option<Singleton>,
     /// Cancellation.
     pub cancel: Vec<Cancel>,
+    /// Checkpointing for this function; `None`: the app's `[inngest.checkpointing]`.
+    /// Not part of the registered config: it only changes how this SDK answers.
+    pub checkpointing: Option<crate::options::Checkpointing>,
 }
 
 impl FunctionOptions {
@@ -107,7 +110,21 @@ impl FunctionOptions {
         self
     }
 
-    /// Retries after the first attempt.
+    /// Checkpointing for this function, replacing `[inngest.checkpointing]` for it.
+    ///
+    /// ```
+    /// use inngest_module::{Checkpointing, FunctionOptions};
+    /// let classic = FunctionOptions::new("import").checkpointing(Checkpointing::off());
+    /// let batched = FunctionOptions::new("etl")
+    ///     .checkpointing(Checkpointing::default().buffered_steps(10));
+    /// # let _ = (classic, batched);
+    /// ```
+    pub fn checkpointing(mut self, checkpointing: crate::options::Checkpointing) -> Self {
+        self.checkpointing = Some(checkpointing);
+        self
+    }
+
+    /// Retries after the first attempt (0–20).
     pub fn retries(mut self, retries: u32) -> Self {
         self.retries = Some(retries);
         self

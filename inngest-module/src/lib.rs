@@ -40,6 +40,7 @@
 //! }
 //! ```
 
+mod checkpoint;
 mod embedded;
 mod engine;
 mod error;
@@ -83,15 +84,15 @@ pub use hooks::{Hooks, InngestHook, RunInfo, RunStatus, StepInfo, SyncInfo, Sync
 #[cfg(feature = "embedded")]
 pub use inngest_executor as executor;
 pub use inngest_module_macros::{
-    EventPayload, batch, cancel_on, concurrency, debounce, function, idempotency, middleware,
-    on_cancel, on_cron, on_event, on_failure, priority, rate_limit, retries, singleton, throttle,
-    timeouts,
+    EventPayload, batch, cancel_on, checkpointing, concurrency, debounce, function, idempotency,
+    middleware, on_cancel, on_cron, on_event, on_failure, priority, rate_limit, retries, singleton,
+    throttle, timeouts,
 };
 pub use middleware::{FunctionMiddleware, MiddlewareFuture, Next};
 pub use module::{InngestModule, MODULE_NAME};
 pub use options::{
-    DevMode, ENV_ALIASES, EmbeddedOptions, EnvFallbackError, ExecutorKind, ExecutorTraceparent,
-    InngestOptions, MountOption, SendOptions, TracingOptions, is_slug,
+    Checkpointing, DevMode, ENV_ALIASES, EmbeddedOptions, EnvFallbackError, ExecutorKind,
+    ExecutorTraceparent, InngestOptions, MountOption, SendOptions, TracingOptions, is_slug,
 };
 pub use registry::{DEFAULT_RETRIES, FunctionsError, Registry};
 pub use serve::{RunDataError, ServeError, router, router_behind};

@@ -20,6 +20,8 @@ pub const DEFAULT_RETRIES: u32 = 4;
 pub(crate) struct Entry {
     pub handler: Handler,
     pub max_attempts: u32,
+    /// The function's own checkpointing, else the app's.
+    pub checkpointing: crate::options::Checkpointing,
 }
 
 struct Served {
@@ -157,11 +159,16 @@ impl Registry {
             }
             let composite = format!("{app_id}-{id}");
             let max_attempts = function.options.retries.unwrap_or(DEFAULT_RETRIES) + 1;
+            let checkpointing = function
+                .options
+                .checkpointing
+                .unwrap_or(self.options.checkpointing);
             entries.insert(
                 composite.clone(),
                 Entry {
                     handler: function.served_handler(),
                     max_attempts,
+                    checkpointing,
                 },
             );
             for (handler, (suffix, ..)) in [
@@ -174,6 +181,7 @@ impl Registry {
                         Entry {
                             handler: Arc::clone(handler),
                             max_attempts: 2,
+                            checkpointing,
                         },
                     );
                 }

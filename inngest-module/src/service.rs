@@ -126,6 +126,24 @@ pub trait EventSink: Send + Sync {
         &self,
         events: Vec<Value>,
     ) -> futures_util::future::BoxFuture<'_, Result<Vec<String>, SendError>>;
+
+    /// Stores the steps a checkpointing execution request ran (`POST
+    /// /v1/checkpoint/{run_id}/async` without HTTP). `ApiError::Status` with `409` means
+    /// the request no longer owns the run. By default: refused, so the SDK answers the
+    /// steps in the classic protocol.
+    fn checkpoint(
+        &self,
+        request: crate::protocol::checkpoint::CheckpointRequest,
+    ) -> futures_util::future::BoxFuture<'_, Result<(), ApiError>> {
+        let _ = request;
+        Box::pin(async {
+            Err(ApiError::Status {
+                what: "checkpointing steps".into(),
+                status: 501,
+                body: "this event sink does not take checkpoints".into(),
+            })
+        })
+    }
 }
 
 impl std::fmt::Debug for InngestService {
@@ -212,6 +230,11 @@ impl InngestService {
 
     /// Routes every later send to `sink` (the embedded executor) instead of the Event API.
     #[cfg(feature = "embedded")]
+    /// The embedded executor's in-process sink, once it is chosen.
+    pub(crate) fn local_sink(&self) -> Option<&Arc<dyn EventSink>> {
+        self.local.get()
+    }
+
     pub(crate) fn deliver_locally(&self, sink: Arc<dyn EventSink>) {
         let _ = self.local.set(sink);
     }

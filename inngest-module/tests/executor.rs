@@ -1947,3 +1947,29 @@ async fn introspection_on_the_embedded_executor_names_it() {
     );
     app.shutdown().await.unwrap();
 }
+
+#[tokio::test(start_paused = true)]
+async fn steps_reach_the_embedded_executor_as_checkpoints_unless_checkpointing_is_off() {
+    let off = format!("{FAST}[inngest.checkpointing]\nenabled = false\n");
+    let batched = format!("{FAST}[inngest.checkpointing]\nbuffered_steps = 5\n");
+    // charge → checkpoint; sleep answered; ship → checkpoint; RunComplete answered. With a
+    // buffer of 5, charge waits in the buffer until the sleep must be answered (posted
+    // then, as inngest-js does) and ship rides in the RunComplete answer; with
+    // checkpointing off each step is an answer of its own.
+    for (config, checkpointed) in [(FAST, 2), (batched.as_str(), 1), (off.as_str(), 0)] {
+        let app = start_app(config).await;
+        let id = send(&app, "test/three", json!({"order": 1})).await;
+        let run = finished(&app, &id).await;
+        assert_eq!(run.status, RunStatus::Completed, "{config}: {run:?}");
+        assert_eq!(run.output, Some(json!({"a": 1, "b": 2})), "{config}");
+        let names: Vec<&str> = steps(&run).iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["charge", "pause", "ship"], "{config}");
+        assert_eq!(counters(&app).charged.load(Ordering::SeqCst), 1, "{config}");
+        assert_eq!(
+            executor(&app).checkpointed_steps(),
+            checkpointed,
+            "{config}"
+        );
+        app.shutdown().await.unwrap();
+    }
+}

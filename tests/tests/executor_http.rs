@@ -28,7 +28,7 @@ const RUN_DEADLINE: Duration = Duration::from_secs(20);
 
 /// A host app with the embedded executor and the JS SDK app synced with it.
 struct Harness {
-    _host: RunningApp,
+    host: RunningApp,
     js: JsPeer,
     /// `http://127.0.0.1:<host port>/_inngest`.
     api: String,
@@ -39,7 +39,7 @@ struct Harness {
 impl Harness {
     /// Starts the host and the JS app serving `functions` (ids without the app prefix), and
     /// syncs the JS app with the host's executor.
-    async fn start(functions: &[&str]) -> Harness {
+    async fn start(checkpointing: bool, functions: &[&str]) -> Harness {
         let host = TestingModule::new(Module::new("host").import(InngestModule::from_config()))
             .config(HOST_CONFIG)
             .build()
@@ -52,10 +52,16 @@ impl Harness {
         // The trailing slash matters: the JS SDK resolves `e/<key>` against the base (kept
         // under `/_inngest/`) but `/fn/register` against the origin.
         let dev = format!("{api}/");
-        let js = JsPeer::start(&[("INNGEST_DEV", &dev), ("FUNCTIONS", &functions.join(","))]).await;
+        let mode = if checkpointing { "1" } else { "0" };
+        let js = JsPeer::start(&[
+            ("INNGEST_DEV", &dev),
+            ("FUNCTIONS", &functions.join(",")),
+            ("CHECKPOINTING", mode),
+        ])
+        .await;
         let client = reqwest::Client::new();
         let harness = Harness {
-            _host: host,
+            host,
             js,
             api,
             client,
@@ -186,6 +192,30 @@ impl Harness {
         self.get(&format!("/v1/runs/{run_id}")).await["data"].clone()
     }
 
+    /// Steps the executor stored from checkpoints so far.
+    fn checkpointed_steps(&self) -> u64 {
+        let embedded = self
+            .host
+            .container()
+            .get::<inngest_module::EmbeddedExecutor>()
+            .unwrap();
+        embedded.executor().unwrap().checkpointed_steps()
+    }
+
+    /// With checkpointing, `at_least` steps reached the executor as checkpoints (not one
+    /// request each); without, none did.
+    fn assert_checkpointed(&self, checkpointing: bool, at_least: u64) {
+        let stored = self.checkpointed_steps();
+        if checkpointing {
+            assert!(
+                stored >= at_least,
+                "{stored} steps checkpointed, expected {at_least}"
+            );
+        } else {
+            assert_eq!(stored, 0, "the classic protocol checkpoints nothing");
+        }
+    }
+
     fn report(&self, scenario: &str) {
         eprintln!(
             "executor_http {scenario}: done in {} ms after sync",
@@ -270,9 +300,8 @@ fn iso_in(delay: Duration) -> String {
     humantime::format_rfc3339_millis(SystemTime::now() + delay).to_string()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn run_then_sleep() {
-    let h = Harness::start(&["step-sleep"]).await;
+async fn run_then_sleep(checkpointing: bool) {
+    let h = Harness::start(checkpointing, &["step-sleep"]).await;
     let event = h.send("test/hello", json!({"name": "rust"})).await;
     let run = h.event_run(&event).await;
     assert_like_recording(&run, "01-run-sleep", "test/hello");
@@ -303,12 +332,12 @@ async fn run_then_sleep() {
         "{detail:#}"
     );
     assert_eq!(steps[0]["memo"], json!({"data": {"hello": "rust"}}));
+    h.assert_checkpointed(checkpointing, 1);
     h.report("01 run-sleep");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sleep_until() {
-    let h = Harness::start(&["sleep-until"]).await;
+async fn sleep_until(checkpointing: bool) {
+    let h = Harness::start(checkpointing, &["sleep-until"]).await;
     let until = iso_in(Duration::from_millis(1500));
     let event = h.send("test/sleep-until", json!({ "until": until })).await;
     let run = h.event_run(&event).await;
@@ -330,9 +359,8 @@ async fn sleep_until() {
     h.report("02 sleep-until");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn wait_for_event_matched() {
-    let h = Harness::start(&["wait-approval"]).await;
+async fn wait_for_event_matched(checkpointing: bool) {
+    let h = Harness::start(checkpointing, &["wait-approval"]).await;
     let event = h.send("test/request", json!({"id": "req-1"})).await;
     let runs = h.get(&format!("/api/runs?event={event}")).await["data"].clone();
     let run_id = runs[0]["run_id"].as_str().unwrap().to_string();
@@ -367,9 +395,8 @@ async fn wait_for_event_matched() {
     h.report("03 wait-for-event matched");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn wait_for_event_timeout() {
-    let h = Harness::start(&["wait-approval-timeout"]).await;
+async fn wait_for_event_timeout(checkpointing: bool) {
+    let h = Harness::start(checkpointing, &["wait-approval-timeout"]).await;
     let event = h.send("test/request-short", json!({"id": "req-2"})).await;
     let run = h.event_run(&event).await;
     assert_like_recording(&run, "04-wait-for-event-timeout", "test/request-short");
@@ -380,9 +407,8 @@ async fn wait_for_event_timeout() {
     h.report("04 wait-for-event timeout");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn send_event() {
-    let h = Harness::start(&["send-event"]).await;
+async fn send_event(checkpointing: bool) {
+    let h = Harness::start(checkpointing, &["send-event"]).await;
     let event = h.send("test/fanout", json!({})).await;
     let run = h.event_run(&event).await;
     let (status, _) = recorded_run("05-send-event", "test/fanout");
@@ -413,12 +439,12 @@ async fn send_event() {
         .map(|e| &e["data"])
         .collect();
     assert!(data.contains(&&json!({"n": 1})) && data.contains(&&json!({"n": 2})));
+    h.assert_checkpointed(checkpointing, 1);
     h.report("05 send-event");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn invoke() {
-    let h = Harness::start(&["invoke-child", "invoke-parent"]).await;
+async fn invoke(checkpointing: bool) {
+    let h = Harness::start(checkpointing, &["invoke-child", "invoke-parent"]).await;
     let event = h.send("test/invoke", json!({"k": "v"})).await;
     let parent = h.event_run(&event).await;
     assert_like_recording(&parent, "06-invoke", "test/invoke (parent)");
@@ -431,9 +457,8 @@ async fn invoke() {
     h.report("06 invoke");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn step_error_then_success() {
-    let h = Harness::start(&["step-retry"]).await;
+async fn step_error_then_success(checkpointing: bool) {
+    let h = Harness::start(checkpointing, &["step-retry"]).await;
     let event = h.send("test/step-retry", json!({})).await;
     let run = h.event_run(&event).await;
     assert_like_recording(&run, "07-step-error-then-success", "test/step-retry");
@@ -448,9 +473,8 @@ async fn step_error_then_success() {
     h.report("07 step error then success");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn non_retriable_error_runs_on_failure() {
-    let h = Harness::start(&["non-retriable"]).await;
+async fn non_retriable_error_runs_on_failure(checkpointing: bool) {
+    let h = Harness::start(checkpointing, &["non-retriable"]).await;
     let event = h.send("test/non-retriable", json!({"k": "v"})).await;
     let run = h.event_run(&event).await;
     // `/v1` reports the error as the output, like the dev server; `/api` keeps it apart.
@@ -473,9 +497,8 @@ async fn non_retriable_error_runs_on_failure() {
     h.report("08 non-retriable + onFailure");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn retry_after_from_a_step_and_from_the_body() {
-    let h = Harness::start(&["retry-after", "retry-after-body"]).await;
+async fn retry_after_from_a_step_and_from_the_body(checkpointing: bool) {
+    let h = Harness::start(checkpointing, &["retry-after", "retry-after-body"]).await;
     let step_event = h.send("test/retry-after", json!({"k": "step"})).await;
     let retry_at = iso_in(Duration::from_millis(1500));
     let body_event = h
@@ -502,9 +525,8 @@ async fn retry_after_from_a_step_and_from_the_body() {
     h.report("09 retry-after");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn parallel_steps() {
-    let h = Harness::start(&["parallel"]).await;
+async fn parallel_steps(checkpointing: bool) {
+    let h = Harness::start(checkpointing, &["parallel"]).await;
     let event = h.send("test/parallel", json!({})).await;
     let run = h.event_run(&event).await;
     assert_like_recording(&run, "10-parallel-steps", "test/parallel");
@@ -535,9 +557,8 @@ async fn parallel_steps() {
     h.report("10 parallel steps");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn repeated_step_ids() {
-    let h = Harness::start(&["repeated-ids"]).await;
+async fn repeated_step_ids(checkpointing: bool) {
+    let h = Harness::start(checkpointing, &["repeated-ids"]).await;
     let event = h.send("test/repeat", json!({})).await;
     let run = h.event_run(&event).await;
     assert_like_recording(&run, "11-repeated-step-ids", "test/repeat");
@@ -554,12 +575,12 @@ async fn repeated_step_ids() {
         .map(|id| inngest_module::protocol::hash_step_id(id))
         .collect();
     assert_eq!(hashes, expected, "{detail:#}");
+    h.assert_checkpointed(checkpointing, 3);
     h.report("11 repeated step ids");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cancellation_runs_the_cancelled_handler() {
-    let h = Harness::start(&["cancellable", "on-cancelled"]).await;
+async fn cancellation_runs_the_cancelled_handler(checkpointing: bool) {
+    let h = Harness::start(checkpointing, &["cancellable", "on-cancelled"]).await;
     let event = h.send("test/cancellable", json!({"id": "c-1"})).await;
     let runs = h.get(&format!("/api/runs?event={event}")).await["data"].clone();
     let run_id = runs[0]["run_id"].as_str().unwrap().to_string();
@@ -663,4 +684,81 @@ async fn refused_registrations_carry_their_status() {
             .all(|a| a["app_id"] != "bad"),
         "{apps}"
     );
+}
+
+/// Every scenario twice: the JS app on the classic protocol (one request per step), and
+/// with checkpointing on (inngest-js v4's default: steps posted to the executor's
+/// `/v1/checkpoint/{run_id}/async` inside one request).
+macro_rules! in_both_modes {
+    ($($scenario:ident),* $(,)?) => {
+        mod classic {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    super::$scenario(false).await
+                }
+            )*
+        }
+        mod checkpointing {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    super::$scenario(true).await
+                }
+            )*
+        }
+    };
+}
+
+in_both_modes!(
+    run_then_sleep,
+    sleep_until,
+    wait_for_event_matched,
+    wait_for_event_timeout,
+    send_event,
+    invoke,
+    step_error_then_success,
+    non_retriable_error_runs_on_failure,
+    retry_after_from_a_step_and_from_the_body,
+    parallel_steps,
+    repeated_step_ids,
+    cancellation_runs_the_cancelled_handler,
+);
+
+/// The checkpoint API refuses what it cannot store: a request that does not own the run
+/// (`409`: the SDK stops), a body that is not a checkpoint and a run that is not the path's
+/// (`400`, saying what to send).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checkpoints_that_do_not_own_their_run_are_refused() {
+    let h = Harness::start(true, &["step-sleep"]).await;
+    let post = |path: String, body: Value| {
+        let client = h.client.clone();
+        let url = format!("{}{path}", h.api);
+        async move { client.post(url).json(&body).send().await.unwrap() }
+    };
+    let checkpoint = json!({
+        "run_id": "01RUN", "fn_id": "f", "qi_id": "1:1",
+        "steps": [{"id": "a", "op": "StepRun", "name": "a", "data": 1}],
+    });
+    let stale = post("/v1/checkpoint/01RUN/async".into(), checkpoint.clone()).await;
+    assert_eq!(stale.status(), 409);
+    assert!(
+        stale
+            .text()
+            .await
+            .unwrap()
+            .contains("no longer owns run 01RUN")
+    );
+    let other_run = post("/v1/checkpoint/01OTHER/async".into(), checkpoint).await;
+    assert_eq!(other_run.status(), 400);
+    let not_ours = post(
+        "/v1/checkpoint/01RUN/async".into(),
+        json!({"run_id": "01RUN", "fn_id": "f", "qi_id": "NWFw", "steps": []}),
+    )
+    .await;
+    assert_eq!(not_ours.status(), 400);
+    assert!(not_ours.text().await.unwrap().contains("ctx.qi_id"));
+    let garbage = post("/v1/checkpoint/01RUN/async".into(), json!({"steps": "no"})).await;
+    assert_eq!(garbage.status(), 400);
+    assert_eq!(h.checkpointed_steps(), 0);
 }

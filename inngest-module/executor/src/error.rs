@@ -81,3 +81,23 @@ pub enum ExecutorError {
         problems: Vec<String>,
     },
 }
+
+/// Why a checkpoint ([`Executor::checkpoint`](crate::Executor::checkpoint)) was not stored.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckpointError {
+    /// The request no longer owns the run: it was cancelled or finished, or its job's lease
+    /// lapsed and another execution took over (`409`; the SDK stops).
+    #[error("stale dispatch: execution request {qi_id} no longer owns run {run_id}")]
+    Stale {
+        /// The run.
+        run_id: String,
+        /// The queue item the request named.
+        qi_id: String,
+    },
+    /// The checkpoint cannot be read (`400`).
+    #[error("{0}")]
+    Invalid(String),
+    /// The store failed (`500`; the SDK retries, then answers the steps instead).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}

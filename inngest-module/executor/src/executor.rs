@@ -4,16 +4,17 @@
 use parking_lot::{Mutex, RwLock};
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use inngest_protocol::FunctionConfig;
+use inngest_protocol::checkpoint::CheckpointRequest;
 use serde_json::Value;
 use tokio::sync::{Notify, watch};
 
 use crate::bounded::Bound;
-use crate::engine::{Effects, Engine};
-use crate::error::{ExecutorError, StoreError};
+use crate::engine::{Checkpointed, Effects, Engine};
+use crate::error::{CheckpointError, ExecutorError, StoreError};
 use crate::events::normalize;
 use crate::functions::{Catalog, FunctionDef};
 use crate::model::{AppInfo, RunFilter, RunView};
@@ -41,6 +42,8 @@ pub(crate) struct Inner {
     pub(crate) in_flight: AtomicUsize,
     /// Runs not finished, as of the last committed transition.
     active: AtomicI64,
+    /// Steps stored from checkpoints since the executor opened.
+    checkpointed_steps: AtomicU64,
 }
 
 /// The embedded executor. Cheap to clone.
@@ -130,6 +133,7 @@ impl Executor {
                 tasks: Mutex::new(Vec::new()),
                 in_flight: AtomicUsize::new(0),
                 active: AtomicI64::new(active),
+                checkpointed_steps: AtomicU64::new(0),
             }),
         })
     }
@@ -230,6 +234,49 @@ impl Executor {
         })
         .await?;
         Ok(ids)
+    }
+
+    /// Stores the steps a checkpointing execution request ran (`POST
+    /// {prefix}/v1/checkpoint/{run_id}/async`, or in-process from this app's SDK): they are
+    /// memoized before this returns, if the request still owns the run.
+    pub async fn checkpoint(&self, request: CheckpointRequest) -> Result<(), CheckpointError> {
+        let Some(queue_item) = crate::engine::parse_queue_item_id(&request.qi_id) else {
+            return Err(CheckpointError::Invalid(format!(
+                "`qi_id` `{}` is not a queue item of this executor: send the `ctx.qi_id` of the execution request",
+                request.qi_id
+            )));
+        };
+        let CheckpointRequest {
+            run_id,
+            qi_id,
+            steps,
+            ..
+        } = request;
+        let run = run_id.clone();
+        let count = steps.len() as u64;
+        let outcome = self
+            .write_transition(self.now_ms(), move |t| {
+                t.checkpoint(&run, queue_item, &steps)
+            })
+            .await?;
+        match outcome {
+            Checkpointed::Stored => {
+                self.inner
+                    .checkpointed_steps
+                    .fetch_add(count, Ordering::Relaxed);
+                Ok(())
+            }
+            Checkpointed::Stale => Err(CheckpointError::Stale { run_id, qi_id }),
+            Checkpointed::Unsupported(op) => Err(CheckpointError::Invalid(format!(
+                "an async checkpoint carries `StepRun` steps only, not `{op}`"
+            ))),
+        }
+    }
+
+    /// Steps stored from checkpoints ([`Executor::checkpoint`]) since the executor opened:
+    /// how many step results reached it without an execution request of their own.
+    pub fn checkpointed_steps(&self) -> u64 {
+        self.inner.checkpointed_steps.load(Ordering::Relaxed)
     }
 
     /// Runs a transition in a write transaction and tells the scheduler and the waiters

@@ -53,7 +53,7 @@ pub mod transport;
 mod worker;
 
 pub use clock::Clock;
-pub use error::{ExecutorError, StoreError};
+pub use error::{CheckpointError, ExecutorError, StoreError};
 pub use executor::{Executor, MAX_EVENTS_PER_SEND, Pruned, WeakExecutor};
 pub use functions::DEFAULT_RETRIES;
 pub use model::{AppInfo, RunCursor, RunFilter, RunStatus, RunView, StepRecord, StepStatus};

@@ -23,6 +23,9 @@ pub(crate) struct RequestParts<'a> {
     pub memo: &'a HashMap<String, Box<RawValue>>,
     pub step: Option<&'a str>,
     pub attempt: u32,
+    /// The claimed job behind this request (`ctx.qi_id`): a checkpoint names it, and is
+    /// refused once the job is no longer leased.
+    pub queue_item: String,
     pub signing_key: Option<&'a str>,
     pub now: i64,
 }
@@ -49,6 +52,7 @@ pub(crate) fn build(parts: RequestParts<'_>) -> Result<ExecRequest, serde_json::
             env: String::new(),
             fn_id: parts.function.uuid.clone(),
             max_attempts: Some(parts.function.max_attempts),
+            qi_id: Some(parts.queue_item),
             request_id: Some(request_id.clone()),
             run_id: run.id.clone(),
             stack: Stack::new(run.state.stack.clone()),

@@ -198,7 +198,13 @@ async fn execute(
             "function `{}` is not registered with the executor",
             run.function_id
         )),
-        Some(function) => call(executor, &function, &run, &events, &memo, &executed).await,
+        Some(function) => {
+            let queue_item = crate::engine::queue_item_id(id, lease);
+            call(
+                executor, &function, &run, &events, &memo, &executed, queue_item,
+            )
+            .await
+        }
     };
     let executed = Arc::new(executed);
     let outcome = Arc::new(outcome);
@@ -254,6 +260,7 @@ async fn call(
     events: &[Box<RawValue>],
     memo: &HashMap<String, Box<RawValue>>,
     executed: &Executed,
+    queue_item: String,
 ) -> Outcome {
     let inner = &executor.inner;
     let now = executor.now_ms();
@@ -283,6 +290,7 @@ async fn call(
         memo,
         step: executed.step.as_deref(),
         attempt: executed.attempt,
+        queue_item,
         signing_key: inner.settings.signing_key.as_deref(),
         now,
     });

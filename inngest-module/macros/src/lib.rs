@@ -32,8 +32,9 @@ fn suggestion(name: &str, allowed: &[&str]) -> String {
 }
 
 /// Modifier attributes absorbed by the main attribute placed above them.
-const MODIFIERS: [&str; 14] = [
+const MODIFIERS: [&str; 15] = [
     "retries",
+    "checkpointing",
     "concurrency",
     "rate_limit",
     "throttle",
@@ -356,6 +357,7 @@ macro_rules! modifier {
 
 modifier!(
     retries,
+    checkpointing,
     concurrency,
     rate_limit,
     throttle,
@@ -495,6 +497,10 @@ fn expand(
             "priority" => {
                 let v = string(arg)?;
                 statements.push(quote!(options = options.priority(#v);));
+            }
+            "checkpointing" => {
+                let v = checkpointing_value(arg)?;
+                statements.push(quote!(options = options.checkpointing(#v);));
             }
             "idempotency" => {
                 let v = string(arg)?;
@@ -728,6 +734,82 @@ fn event_of_payload(method: &ImplItemFn) -> syn::Result<TokenStream2> {
         }
         _ => Err(missing()),
     }
+}
+
+/// `checkpointing = false|true`, `checkpointing = self.config.checkpointing` (a
+/// `Checkpointing`), or `checkpointing(max_runtime = "30s", buffered_steps = 5, max_interval = "1s")`.
+fn checkpointing_value(arg: &Arg) -> syn::Result<TokenStream2> {
+    let base = quote!(::inngest_module::Checkpointing::default());
+    match &arg.value {
+        Value::Lit(Lit::Bool(on)) if on.value => Ok(base),
+        Value::Lit(Lit::Bool(_)) => Ok(quote!(::inngest_module::Checkpointing::off())),
+        Value::Expr(expr) => Ok(quote!((#expr))),
+        Value::List(_) => {
+            let f = Fields::new(
+                "checkpointing",
+                arg,
+                &["max_runtime", "buffered_steps", "max_interval"],
+            )?;
+            let mut value = base;
+            if let Some(arg) = f.get("max_runtime") {
+                let d = duration(arg)?;
+                value = quote!(#value.max_runtime(#d));
+            }
+            if let Some(arg) = f.get("buffered_steps") {
+                let n = int(arg)?;
+                value = quote!(#value.buffered_steps(#n));
+            }
+            if let Some(arg) = f.get("max_interval") {
+                let d = duration(arg)?;
+                value = quote!(#value.max_interval(#d));
+            }
+            Ok(value)
+        }
+        _ => Err(syn::Error::new(
+            arg.span,
+            "expected `checkpointing = false`, `checkpointing(max_runtime = \"30s\", buffered_steps = 5, max_interval = \"1s\")` or a `Checkpointing` read from the provider",
+        )),
+    }
+}
+
+/// A duration: a literal checked here (`"10s"`, `"500ms"`, `"1m"`), or a
+/// `std::time::Duration` read from the provider.
+fn duration(arg: &Arg) -> syn::Result<TokenStream2> {
+    match &arg.value {
+        Value::Lit(Lit::Str(text)) => {
+            let parsed = duration_ms(&text.value()).ok_or_else(|| {
+                syn::Error::new(
+                    arg.span,
+                    format!(
+                        "`{}` is not a duration: write a number and a unit, e.g. \"500ms\", \"10s\", \"1m\"",
+                        text.value()
+                    ),
+                )
+            })?;
+            Ok(quote!(::std::time::Duration::from_millis(#parsed)))
+        }
+        Value::Expr(expr) => Ok(quote!((#expr))),
+        _ => Err(syn::Error::new(
+            arg.span,
+            "expected a duration such as \"10s\", or a `Duration` read from the provider",
+        )),
+    }
+}
+
+/// Milliseconds of `<number><ms|s|m|h>` (what checkpointing durations need).
+fn duration_ms(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit())?;
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number.parse().ok()?;
+    let factor = match unit {
+        "ms" => 1,
+        "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        _ => return None,
+    };
+    number.checked_mul(factor)
 }
 
 fn concurrency_statement(arg: &Arg) -> syn::Result<TokenStream2> {

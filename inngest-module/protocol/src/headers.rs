@@ -32,3 +32,5 @@ pub const SDK_HANDLED: &str = "x-inngest-sdk-handled";
 pub const RUN_ID: &str = "x-run-id";
 /// The id of one execution request.
 pub const REQUEST_ID: &str = "x-request-id";
+/// The generation of the run's state an execution request was made from.
+pub const GENERATION_ID: &str = "x-inngest-generation-id";

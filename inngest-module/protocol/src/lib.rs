@@ -10,6 +10,7 @@
 //! |---|---|
 //! | [`execution`] | the execution request (`POST serve_path?fnId=…&stepId=…`): events, memo, `ctx` |
 //! | [`op`] | the ops of a `206` answer (`StepRun`, `Sleep`, `WaitForEvent`, …) |
+//! | [`checkpoint`] | steps posted mid-request (`POST /v1/checkpoint/{run_id}/async`) |
 //! | [`function`] | a function's config: triggers and flow control, as registered |
 //! | [`register`] | the register payload (`POST /fn/register`) and its answer |
 //! | [`introspection`] | introspection (`GET serve_path`) and the in-band sync answer |
@@ -29,6 +30,7 @@
 //! assert_eq!(ops[0].name.as_deref(), Some("1s"));
 //! ```
 
+pub mod checkpoint;
 #[cfg(feature = "client")]
 pub mod client;
 pub mod duration;

@@ -13,10 +13,12 @@ use serde::Deserialize;
 use url::Url;
 use validator::Validate;
 
+mod checkpointing;
 mod env;
 mod parts;
 mod problems;
 
+pub use checkpointing::Checkpointing;
 pub use env::EnvFallbackError;
 pub use parts::{
     DevMode, EmbeddedOptions, ExecutorKind, ExecutorTraceparent, MountOption, SendOptions,
@@ -105,6 +107,9 @@ pub struct InngestOptions {
     /// The embedded executor's options.
     #[validate(nested)]
     pub embedded: EmbeddedOptions,
+    /// Checkpointing, for every function that does not set its own (on by default).
+    #[validate(nested)]
+    pub checkpointing: Checkpointing,
     /// Trace propagation (active when `[telemetry] enabled = true`).
     #[validate(nested)]
     pub tracing: TracingOptions,
@@ -140,6 +145,7 @@ impl Default for InngestOptions {
             send: SendOptions::default(),
             executor: None,
             embedded: EmbeddedOptions::default(),
+            checkpointing: Checkpointing::default(),
             tracing: TracingOptions::default(),
             health: MountOption::default(),
             monitoring: MountOption::default(),

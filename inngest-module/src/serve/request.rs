@@ -1,7 +1,10 @@
 //! The execution request as the SDK reads it: only what it acts on, payloads kept as the
 //! JSON text they arrived in.
 
+use axum::http::HeaderMap;
 use serde_json::value::RawValue;
+
+use crate::protocol::headers;
 
 use crate::engine::RawMemo;
 use crate::handler::RawEvent;
@@ -27,8 +30,8 @@ pub(super) struct SdkRequest {
     pub use_api: bool,
 }
 
-/// The part of `ctx` ([`protocol::RequestContext`]) the SDK acts on; the server's own ids
-/// (queue item, job, generation, …) are skipped unread.
+/// The part of `ctx` ([`protocol::RequestContext`]) the SDK acts on: the server's ids a
+/// checkpoint names its request by are read, the rest is skipped unread.
 ///
 /// [`protocol::RequestContext`]: crate::protocol::RequestContext
 #[derive(serde::Deserialize, Default)]
@@ -39,6 +42,35 @@ pub(super) struct SdkContext {
     pub max_attempts: Option<u32>,
     pub run_id: String,
     pub use_api: bool,
+    pub fn_id: String,
+    pub qi_id: Option<String>,
+    pub request_id: Option<String>,
+    pub generation_id: Option<u64>,
+}
+
+impl SdkContext {
+    /// The ids a checkpoint of this request carries, when the server allows this request
+    /// to checkpoint: it names the function and the queue item and allows eager execution
+    /// (`stepId` targeting no step is checked by the caller). The request and generation
+    /// ids are read from the headers first, as inngest-js reads them, then from `ctx`.
+    pub fn checkpoint_ids(&self, headers: &HeaderMap) -> Option<crate::checkpoint::RequestIds> {
+        let qi_id = self.qi_id.clone().filter(|id| !id.is_empty())?;
+        if self.fn_id.is_empty() || self.disable_immediate_execution {
+            return None;
+        }
+        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        Some(crate::checkpoint::RequestIds {
+            run_id: self.run_id.clone(),
+            fn_id: self.fn_id.clone(),
+            qi_id,
+            request_id: header(headers::REQUEST_ID)
+                .map(String::from)
+                .or_else(|| self.request_id.clone()),
+            generation_id: header(headers::GENERATION_ID)
+                .and_then(|v| v.parse().ok())
+                .or(self.generation_id),
+        })
+    }
 }
 
 impl SdkRequest {

@@ -11,6 +11,7 @@ use tracing::Instrument;
 use super::error::ServeError;
 use super::reply::Reply;
 use super::request::SdkContext;
+use crate::checkpoint::Checkpointer;
 use crate::engine::{Execution, RawMemo, SharedState, drive};
 use crate::error::Error;
 use crate::handler::{RawEvent, RawInput};
@@ -80,13 +81,22 @@ pub(super) async fn run(
         started,
         armed: true,
     };
-    let state = SharedState::new(
+    let checkpointer = ctx
+        .checkpoint_ids(request_headers)
+        .filter(|_| target.is_none())
+        .and_then(|ids| {
+            Checkpointer::start(Arc::clone(&registry.service), ids, entry.checkpointing)
+        });
+    let mut state = SharedState::new(
         memo,
         target,
         !ctx.disable_immediate_execution,
         ctx.attempt,
         ctx.max_attempts.unwrap_or(entry.max_attempts),
     );
+    if let Some(checkpointer) = &checkpointer {
+        state = state.with_checkpointer(Arc::clone(checkpointer));
+    }
     let step = Step::new(
         state.clone(),
         Arc::clone(&registry.service),
@@ -99,9 +109,15 @@ pub(super) async fn run(
         run_id: ctx.run_id,
         attempt: ctx.attempt,
     };
-    let execution = drive(state, (entry.handler)(input))
+    let mut execution = drive(state, (entry.handler)(input))
         .instrument(span.clone())
         .await;
+    if let Some(checkpointer) = &checkpointer {
+        execution = checkpointer
+            .settle(execution)
+            .instrument(span.clone())
+            .await;
+    }
     let mut reported_op: Option<&'static str> = None;
     let mut reported_step: Option<(String, String)> = None;
 
@@ -156,6 +172,19 @@ pub(super) async fn run(
             Err(ServeError::StepNotFound { requested, found }),
             RunStatus::Retrying,
         ),
+        Execution::RunComplete(ops) => (
+            Ok(Reply::json(StatusCode::PARTIAL_CONTENT, &ops)),
+            RunStatus::Completed,
+        ),
+        Execution::Stale => {
+            // What inngest-js answers; the server ignores the answers of a stale dispatch.
+            let error = Error::non_retriable(format!(
+                "Stale dispatch: checkpoint returned 409 (run {})",
+                info.run_id
+            ));
+            let (reply, _) = failure_reply(&error);
+            (Ok(reply), RunStatus::Cancelled)
+        }
     };
     end_guard.armed = false;
     let elapsed = started.elapsed();

@@ -266,7 +266,29 @@ impl Step {
                 span.record("otel.status_code", "ERROR");
             }
         }
-        self.state.record_outcome(outcome);
+        if let (Some(checkpointer), OpData::Value(value)) =
+            (self.state.checkpointer(), &outcome.op.data)
+            && outcome.op.op == Opcode::StepRun
+        {
+            // Checkpointing: post the result and go on in this request.
+            let value = value.clone();
+            let step = crate::hooks::StepInfo {
+                id: identity.id.clone(),
+                op: "StepRun",
+            };
+            self.run
+                .hooks
+                .each(|hook| hook.on_step_end(&self.run.info, &step, outcome.elapsed));
+            match checkpointer.step_ran(outcome.op).await {
+                Ok(()) => {
+                    self.state.resume_after_checkpoint();
+                    return from_memo(&identity, &value);
+                }
+                Err(interrupted) => self.state.end(interrupted.into()),
+            }
+        } else {
+            self.state.record_outcome(outcome);
+        }
         std::future::pending().await
     }
 

@@ -361,6 +361,12 @@ impl TestRun {
                         "the run planned step {requested} but did not reach it again on replay: is the function deterministic?"
                     )));
                 }
+                // The testing kit replays without a checkpointer: these never come.
+                Execution::RunComplete(_) | Execution::Stale => {
+                    return RunEnd::Failed(Error::non_retriable(
+                        "the testing kit does not checkpoint",
+                    ));
+                }
             }
         }
         RunEnd::Failed(Error::non_retriable(format!(

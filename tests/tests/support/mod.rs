@@ -30,6 +30,11 @@ pub fn recordings_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("inngest-reference/recordings")
 }
 
+/// The recordings made with the JS peer checkpointing (inngest-js v4's default).
+pub fn checkpointing_recordings_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("inngest-reference/recordings-checkpointing")
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -102,8 +107,9 @@ pub struct Received {
     pub body: Value,
 }
 
-/// A loopback stand-in for the two server endpoints SDKs call: `POST /fn/register` and the
-/// Event API `POST /e/{key}`. It records every request and answers like the dev server.
+/// A loopback stand-in for the server endpoints SDKs call: `POST /fn/register`, the Event
+/// API `POST /e/{key}` and checkpoints `POST /v1/checkpoint/{run_id}/async`. It records
+/// every request and answers like the dev server.
 pub struct ServerStandIn {
     pub url: String,
     pub received: Arc<Mutex<Vec<Received>>>,
@@ -146,9 +152,25 @@ impl ServerStandIn {
             });
             axum::Json(json!({ "ids": ids, "status": 200 }))
         }
+        async fn checkpoint(
+            State(log): State<Arc<Mutex<Vec<Received>>>>,
+            UrlPath(run_id): UrlPath<String>,
+            headers: HeaderMap,
+            body: String,
+        ) -> axum::http::StatusCode {
+            let body: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+            log.lock().unwrap().push(Received {
+                path: format!("/v1/checkpoint/{run_id}/async"),
+                query: None,
+                headers,
+                body,
+            });
+            axum::http::StatusCode::OK
+        }
         let app = Router::new()
             .route("/fn/register", post(register))
             .route("/e/{key}", post(events))
+            .route("/v1/checkpoint/{run_id}/async", post(checkpoint))
             .with_state(Arc::clone(&received));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
@@ -168,14 +190,26 @@ impl ServerStandIn {
 }
 
 /// The Rust twin app (`e2e_tests::peer`) on an ephemeral port, configured with `toml` under
-/// `[inngest]` (app id `js-peer`).
+/// `[inngest]` (app id `js-peer`), on the classic protocol (checkpointing off), like the JS
+/// peer [`JsPeer::start`] starts and the recordings of `recordings/`.
 pub async fn rust_peer(inngest_toml: &str, extra: Module) -> RunningApp {
+    rust_peer_checkpointing(false, inngest_toml, extra).await
+}
+
+/// [`rust_peer`] with checkpointing on or off.
+pub async fn rust_peer_checkpointing(
+    checkpointing: bool,
+    inngest_toml: &str,
+    extra: Module,
+) -> RunningApp {
     let root = Module::new("app")
         .import(InngestModule::from_config())
         .import(e2e_tests::peer::module())
         .import(extra);
     TestingModule::new(root)
-        .config(format!("[inngest]\napp_id = \"js-peer\"\n{inngest_toml}"))
+        .config(format!(
+            "[inngest]\napp_id = \"js-peer\"\ncheckpointing = {{ enabled = {checkpointing} }}\n{inngest_toml}"
+        ))
         .build()
         .await
         .expect("the Rust peer builds")
@@ -199,7 +233,12 @@ pub struct Exchange {
 
 /// Every executor → SDK exchange of every scenario, in order.
 pub fn recorded_exchanges() -> Vec<Exchange> {
-    let mut scenarios: Vec<_> = std::fs::read_dir(recordings_dir())
+    recorded_exchanges_in(&recordings_dir())
+}
+
+/// Every executor → SDK exchange of every scenario recorded in `dir`, in order.
+pub fn recorded_exchanges_in(dir: &Path) -> Vec<Exchange> {
+    let mut scenarios: Vec<_> = std::fs::read_dir(dir)
         .expect("the recordings are in tests/inngest-reference")
         .filter_map(|e| e.ok())
         .filter(|e| e.path().is_dir())
@@ -302,6 +341,8 @@ pub async fn replay(
     for name in [
         "x-inngest-req-version",
         "x-inngest-step-id",
+        "x-inngest-generation-id",
+        "x-request-id",
         "traceparent",
         "tracestate",
     ] {

@@ -157,6 +157,33 @@ fn is_loopback_name(name: &str) -> bool {
     name == "localhost" || name.ends_with(".localhost")
 }
 
+/// The rule of the routes SDKs call with the API's credentials (`/fn/register`,
+/// `/v1/checkpoint/…`): with a signing key, `Authorization: Bearer <hashed signing key>`
+/// (what every Inngest SDK sends); without one, nothing to check.
+pub(super) fn check_signing_bearer(
+    signing_key: Option<&str>,
+    headers: &HeaderMap,
+) -> Result<(), Refusal> {
+    let Some(key) = signing_key else {
+        return Ok(());
+    };
+    let expected = inngest_protocol::signature::hashed_key(key);
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    if given.is_some_and(|given| {
+        crate::executor::constant_time_eq(given.as_bytes(), expected.as_bytes())
+    }) {
+        Ok(())
+    } else {
+        Err(Refusal::new(
+            StatusCode::UNAUTHORIZED,
+            "the Authorization bearer is not the hashed signing key of this executor",
+        ))
+    }
+}
+
 /// The rules of every state-changing route: a JSON body, not sent by a page of another
 /// site; and, when no key guards the route (`guarded` false), an allowed `Host`.
 pub(super) fn check_write(

@@ -6,6 +6,8 @@
 //! | `POST {prefix}/e/{key}` | Event API: one event or an array; `{"ids":[…],"status":200}` | the event key |
 //! | `POST {prefix}/fn/register` | another SDK app syncs its functions (then is driven over HTTP) | the signing key; the app's origin |
 //! | `POST /fn/register` | the same, at the root: SDKs resolve `/fn/register` against the origin | the same |
+//! | `POST {prefix}/v1/checkpoint/{run_id}/async` | steps a checkpointing execution request ran; `409` once it no longer owns the run | the signing key |
+//! | `POST /v1/checkpoint/{run_id}/async` | the same, at the root (inngest-js resolves it against the origin) | the same |
 //! | `GET {prefix}/dev` | dev-server discovery (what the JS SDK probes) | the console |
 //! | `GET {prefix}/api/runs` | runs, a page at a time; `function`, `status`, `since`, `until` (ms), `event`, `limit`, `before` | the console |
 //! | `GET {prefix}/api/runs/{id}` | one run with its steps | the console |
@@ -23,6 +25,7 @@
 //! whatever the base path — hence the root alias.
 
 mod access;
+mod checkpoint;
 mod events;
 mod register;
 mod runs;
@@ -39,6 +42,9 @@ use serde_json::json;
 
 use crate::error::ExecutorError;
 use crate::executor::Executor;
+
+/// Where SDKs post checkpoints, under the prefix and at the root.
+const CHECKPOINT_ASYNC: &str = "/v1/checkpoint/{run_id}/async";
 
 /// Largest Event API or register request body (5000 events of ~3 KB).
 const BODY_LIMIT: usize = 16 * 1024 * 1024;
@@ -65,11 +71,13 @@ impl Executor {
         let routes = Router::new()
             .route("/e/{key}", post(events::send))
             .route("/fn/register", post(register::register))
+            .route(CHECKPOINT_ASYNC, post(checkpoint::checkpoint_async))
             .merge(console)
             .layer(DefaultBodyLimit::max(BODY_LIMIT))
             .with_state(self.clone());
         let root_register = Router::new()
             .route("/fn/register", post(register::register))
+            .route(CHECKPOINT_ASYNC, post(checkpoint::checkpoint_async))
             .layer(DefaultBodyLimit::max(BODY_LIMIT))
             .with_state(self.clone());
         Router::new()

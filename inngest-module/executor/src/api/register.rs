@@ -4,16 +4,15 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use inngest_protocol::RegisterRequest;
-use inngest_protocol::signature::hashed_key;
 use serde_json::json;
 
-use super::access::{check_app_url, check_write};
+use super::access::{check_app_url, check_signing_bearer, check_write};
 use super::{internal, json_reply};
 use crate::error::ExecutorError;
-use crate::executor::{Executor, constant_time_eq};
+use crate::executor::Executor;
 use crate::transport::Http;
 
 /// Error replies carry `status` in the body too: SDKs take the sync's outcome from it
@@ -38,18 +37,8 @@ pub(super) async fn register(
     ) {
         return refused(refusal.status, refusal.message);
     }
-    if let Some(key) = &settings.signing_key {
-        let expected = hashed_key(key);
-        let given = request_headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
-        if !given.is_some_and(|given| constant_time_eq(given.as_bytes(), expected.as_bytes())) {
-            return refused(
-                StatusCode::UNAUTHORIZED,
-                "the Authorization bearer is not the hashed signing key of this executor",
-            );
-        }
+    if let Err(refusal) = check_signing_bearer(settings.signing_key.as_deref(), &request_headers) {
+        return refused(refusal.status, refusal.message);
     }
     let payload: RegisterRequest = match serde_json::from_slice(&body) {
         Ok(payload) => payload,

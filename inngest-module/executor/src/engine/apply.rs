@@ -229,19 +229,14 @@ impl Transition<'_> {
             };
             let update = |status, count_attempt, input| base.with(status, count_attempt, input);
             match &op.op {
-                Opcode::StepRun | Opcode::StepFailed => {
-                    let (status, memo) = match &op.op {
-                        Opcode::StepRun => {
-                            (StepStatus::Completed, json!({ "data": op.data.to_value() }))
-                        }
-                        _ => (StepStatus::Failed, json!({ "error": error_of(&op) })),
-                    };
-                    let step = update(status, true, input.as_ref());
-                    if self.memoize_new(&step, &memo)? {
-                        run.state.stack.push(hash.clone());
-                    }
-                    run.state.pending.retain(|p| p != &hash);
-                    run.state.attempt = 0;
+                Opcode::StepRun => {
+                    self.memoize_step_run(&mut run, &op)?;
+                    discover = true;
+                }
+                Opcode::StepFailed => {
+                    let memo = json!({ "error": error_of(&op) });
+                    let step = update(StepStatus::Failed, true, input.as_ref());
+                    self.memoize_ran(&mut run, &step, &memo)?;
                     discover = true;
                 }
                 Opcode::StepError => {
@@ -379,6 +374,38 @@ impl Transition<'_> {
             self.enqueue_execute(&run, None, run.state.attempt, self.now)?;
         }
         self.save_run(&run)
+    }
+
+    /// Memoizes a step that ran (`StepRun`, from an answer or a checkpoint): its data, its
+    /// place on the stack; it is no longer pending.
+    pub(super) fn memoize_step_run(&self, run: &mut Run, op: &Op) -> StoreResult<()> {
+        let input = op
+            .opts
+            .as_ref()
+            .map(serde_json::to_value)
+            .transpose()?
+            .filter(|o| o.as_object().is_some_and(|o| !o.is_empty()));
+        let step = StepUpdate {
+            run_id: &run.id.clone(),
+            hash: &op.id,
+            name: op.step_name(),
+            op: &op.op,
+            status: StepStatus::Completed,
+            input: input.as_ref(),
+            count_attempt: true,
+            now: self.now,
+        };
+        self.memoize_ran(run, &step, &json!({ "data": op.data.to_value() }))
+    }
+
+    /// Memoizes `step` with `memo` unless it is already, and takes it off the pending list.
+    fn memoize_ran(&self, run: &mut Run, step: &StepUpdate<'_>, memo: &Value) -> StoreResult<()> {
+        if self.memoize_new(step, memo)? {
+            run.state.stack.push(step.hash.to_string());
+        }
+        run.state.pending.retain(|p| p != step.hash);
+        run.state.attempt = 0;
+        Ok(())
     }
 
     /// Starts the invoked run; on success the step is pending until it finishes. Returns

@@ -4,6 +4,7 @@
 //! all, and reports its [`Effects`] so the caller can wake the scheduler and the waiters.
 
 mod apply;
+mod checkpoint;
 mod create;
 mod finish;
 mod handover;
@@ -19,6 +20,7 @@ use inngest_protocol::Event;
 use serde_json::Value;
 
 pub(crate) use apply::{Executed, Outcome};
+pub(crate) use checkpoint::{Checkpointed, parse_queue_item_id, queue_item_id};
 pub(crate) use handover::Continuation;
 
 use crate::expr::Expression;
