@@ -12,6 +12,10 @@ use axum::http::{HeaderName, StatusCode};
 use axum::response::{IntoResponse, Response};
 use tower::ServiceBuilder;
 use tower::util::BoxCloneSyncService;
+use tower_http::classify::{
+    ClassifiedResponse, ClassifyResponse, NeverClassifyEos, ServerErrorsAsFailures,
+    ServerErrorsFailureClass, SharedClassifier,
+};
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
 };
@@ -232,7 +236,7 @@ pub(crate) fn app_router(
     // context (none for probes and scrapes). Without: tower-http's DEBUG span, as before.
     #[cfg(feature = "telemetry")]
     if telemetry.enabled {
-        let spans = TraceLayer::new_for_http()
+        let spans = TraceLayer::new(SharedClassifier::new(AnswersAreNotFaults))
             .make_span_with(crate::telemetry::ServerSpans {
                 exclude: crate::telemetry::excluded_paths(
                     telemetry,
@@ -253,7 +257,7 @@ pub(crate) fn app_router(
         boxed(
             ServiceBuilder::new()
                 .layer(ids)
-                .layer(TraceLayer::new_for_http())
+                .layer(TraceLayer::new(SharedClassifier::new(AnswersAreNotFaults)))
                 .service(inner),
         ),
     ))
@@ -376,4 +380,40 @@ fn random_u64() -> u64 {
         use std::hash::BuildHasher;
         std::collections::hash_map::RandomState::new().hash_one(std::process::id())
     })
+}
+
+/// Marks a `5xx` response as a deliberate answer rather than a fault: an Inngest function
+/// asking the executor to retry answers `500`, and that is the protocol working, not the
+/// server failing. The request trace layer logs faults at ERROR; a marked response is
+/// logged like any other response (DEBUG). Insert it into the response's extensions.
+///
+/// ```
+/// use axum::response::{IntoResponse, Response};
+/// let mut response: Response = axum::http::StatusCode::INTERNAL_SERVER_ERROR.into_response();
+/// response.extensions_mut().insert(framework::http::DeliberateError);
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DeliberateError;
+
+/// tower-http's `5xx`-is-a-failure rule, except for responses marked [`DeliberateError`].
+#[derive(Debug, Clone, Copy)]
+struct AnswersAreNotFaults;
+
+impl ClassifyResponse for AnswersAreNotFaults {
+    type FailureClass = ServerErrorsFailureClass;
+    type ClassifyEos = NeverClassifyEos<ServerErrorsFailureClass>;
+
+    fn classify_response<B>(
+        self,
+        response: &axum::http::Response<B>,
+    ) -> ClassifiedResponse<Self::FailureClass, Self::ClassifyEos> {
+        if response.extensions().get::<DeliberateError>().is_some() {
+            return ClassifiedResponse::Ready(Ok(()));
+        }
+        ServerErrorsAsFailures::new().classify_response(response)
+    }
+
+    fn classify_error<E: std::fmt::Display + 'static>(self, error: &E) -> Self::FailureClass {
+        ServerErrorsAsFailures::new().classify_error(error)
+    }
 }

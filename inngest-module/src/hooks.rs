@@ -50,6 +50,9 @@ pub(crate) struct RunContext {
     pub hooks: HookList,
     /// Whether steps get spans (tracing on).
     pub spans: bool,
+    /// The execution request's `traceparent` and `tracestate`, forwarded on the Event API
+    /// requests of `send_event` steps.
+    pub forwarded: Vec<(&'static str, String)>,
 }
 
 /// How one execution request ended.

@@ -228,13 +228,13 @@ impl InngestService {
         service
     }
 
-    /// Routes every later send to `sink` (the embedded executor) instead of the Event API.
-    #[cfg(feature = "embedded")]
     /// The embedded executor's in-process sink, once it is chosen.
     pub(crate) fn local_sink(&self) -> Option<&Arc<dyn EventSink>> {
         self.local.get()
     }
 
+    /// Routes every later send to `sink` (the embedded executor) instead of the Event API.
+    #[cfg(feature = "embedded")]
     pub(crate) fn deliver_locally(&self, sink: Arc<dyn EventSink>) {
         let _ = self.local.set(sink);
     }
@@ -280,7 +280,18 @@ impl InngestService {
     }
 
     /// Sends events already in JSON form.
-    pub async fn send_values(&self, mut events: Vec<Value>) -> Result<Vec<String>, SendError> {
+    pub async fn send_values(&self, events: Vec<Value>) -> Result<Vec<String>, SendError> {
+        self.send_values_with(events, &[]).await
+    }
+
+    /// [`InngestService::send_values`], with `forwarded` headers on the Event API request:
+    /// a `send_event` step forwards its execution request's `traceparent` and `tracestate`,
+    /// as inngest-js does, so the server links the events to the run.
+    pub(crate) async fn send_values_with(
+        &self,
+        mut events: Vec<Value>,
+        forwarded: &[(&'static str, String)],
+    ) -> Result<Vec<String>, SendError> {
         let now = now_millis();
         for (index, event) in events.iter_mut().enumerate() {
             let Some(object) = event.as_object_mut() else {
@@ -319,14 +330,18 @@ impl InngestService {
             hooks.each(|hook| hook.before_send(&mut events));
         }
         let count = events.len();
-        let result = self.deliver(events).await;
+        let result = self.deliver(events, forwarded).await;
         if let Some(hooks) = self.hooks.get() {
             hooks.each(|hook| hook.on_send_end(count, result.is_ok()));
         }
         result
     }
 
-    async fn deliver(&self, events: Vec<Value>) -> Result<Vec<String>, SendError> {
+    async fn deliver(
+        &self,
+        events: Vec<Value>,
+        forwarded: &[(&'static str, String)],
+    ) -> Result<Vec<String>, SendError> {
         if let Transport::Recording(sent) = &self.transport {
             let mut sent = sent.lock();
             let start = sent.len();
@@ -354,7 +369,7 @@ impl InngestService {
             })?;
         let mut ids = Vec::with_capacity(events.len());
         for chunk in events.chunks(self.options.send.batch_size.max(1)) {
-            ids.extend(self.deliver_chunk(&url, chunk).await?);
+            ids.extend(self.deliver_chunk(&url, chunk, forwarded).await?);
         }
         Ok(ids)
     }
@@ -363,6 +378,7 @@ impl InngestService {
         &self,
         url: &url::Url,
         events: &[Value],
+        forwarded: &[(&'static str, String)],
     ) -> Result<Vec<String>, SendError> {
         let seed = event_id_seed();
         let policy = &self.options.send;
@@ -382,6 +398,9 @@ impl InngestService {
                 .json(events);
             if let Some(env) = &self.options.environment {
                 request = request.header(headers::ENV, env);
+            }
+            for (name, value) in forwarded {
+                request = request.header(*name, value);
             }
             let response = match request.send().await {
                 Ok(response) => response,

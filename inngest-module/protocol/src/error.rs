@@ -24,7 +24,7 @@ pub struct ErrorBody {
     pub name: String,
     /// The message.
     pub message: String,
-    /// A stack trace, or `"<name>: <message>"`.
+    /// A stack trace, when the sender had one (inngest-js does; this SDK does not).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stack: Option<String>,
     /// Every other field, kept as sent (`cause`, `__serialized`, `data`, …).
@@ -33,15 +33,17 @@ pub struct ErrorBody {
 }
 
 impl ErrorBody {
-    /// An error with this name and message; the stack is `"<name>: <message>"`.
+    /// An error with this name and message, marked `__serialized: true` as inngest-js marks
+    /// the errors it serializes (recordings 07–09). No stack: a Rust error has none to
+    /// give, and a made-up one-line stack would only repeat the message.
     pub fn new(name: impl Into<String>, message: impl Into<String>) -> Self {
-        let name = name.into();
-        let message = message.into();
+        let mut extra = Map::new();
+        extra.insert("__serialized".into(), Value::Bool(true));
         Self {
-            stack: Some(format!("{name}: {message}")),
-            name,
-            message,
-            extra: Map::new(),
+            name: name.into(),
+            message: message.into(),
+            stack: None,
+            extra,
         }
     }
 

@@ -147,6 +147,7 @@ impl From<ServeError> for Reply {
                     body: br#"{"message":"Unauthorized"}"#.to_vec(),
                     headers: Vec::new(),
                     bare: true,
+                    deliberate: false,
                 };
             }
             ServeError::FunctionNotFound { .. } => {

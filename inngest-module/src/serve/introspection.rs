@@ -62,21 +62,24 @@ pub(super) fn introspect(
     };
     value.authentication_succeeded = Some(true);
     value.authenticated = Some(Authenticated {
-        api_origin: Some(crate::redact::url(&options.api_origin())),
+        api_origin: Some(shown_origin(&options.api_origin())),
         app_id: options.app_id.clone(),
         env: options.environment.clone(),
-        event_api_origin: Some(crate::redact::url(&options.event_api_origin())),
+        event_api_origin: Some(shown_origin(&options.event_api_origin())),
         event_key_hash: options.event_key.as_ref().map(|k| sha256_hex(k.expose())),
         framework: Some(protocol::FRAMEWORK.into()),
         sdk_language: Some(protocol::SDK_LANGUAGE.into()),
         sdk_version: Some(protocol::SDK_VERSION.into()),
-        serve_origin: options
-            .serve_origin
-            .as_ref()
-            .map(|u| crate::redact::url(u).trim_end_matches('/').to_string()),
+        serve_origin: options.serve_origin.as_ref().map(shown_origin),
         serve_path: Some(options.serve_path.clone()),
         signing_key_fallback_hash: hash(&options.signing_key_fallback),
         signing_key_hash: hash(&options.signing_key),
     });
     Ok((value, key))
+}
+
+/// An origin as introspection shows it: redacted, without a trailing slash (as inngest-js
+/// shows `http://127.0.0.1:8290`, recording 15).
+fn shown_origin(url: &url::Url) -> String {
+    crate::redact::url(url).trim_end_matches('/').to_string()
 }

@@ -30,12 +30,12 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{ConnectInfo, OriginalUri, Query, Request, State};
-use axum::http::{HeaderMap, Method, StatusCode};
+use axum::http::{Method, StatusCode};
 use axum::response::Response;
 use framework::config::TrustedProxy;
 
 pub use error::{RunDataError, ServeError};
-use reply::Reply;
+use reply::{Echoed, Reply};
 use state::Answer;
 pub(crate) use state::{ServeQuery, ServeState};
 
@@ -69,7 +69,7 @@ async fn handle(
 ) -> Response {
     let registry = &serve.registry;
     let (parts, body) = request.into_parts();
-    let trace = trace_headers(&parts.headers);
+    let echoed = Echoed::of(&parts.headers);
     let limit = registry.options.body_limit;
     let answer = match (axum::body::to_bytes(body, limit).await, query) {
         (Err(_), _) => Answer::refused(ServeError::BodyTooLarge { limit }),
@@ -103,18 +103,5 @@ async fn handle(
         },
     };
     let reply = answer.reply.unwrap_or_else(Reply::from);
-    reply.finish(registry, answer.key.as_deref(), &trace)
-}
-
-/// The request's W3C trace headers, echoed on the response.
-fn trace_headers(headers: &HeaderMap) -> Vec<(&'static str, String)> {
-    ["traceparent", "tracestate"]
-        .into_iter()
-        .filter_map(|name| {
-            headers
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(|v| (name, v.to_string()))
-        })
-        .collect()
+    reply.finish(registry, answer.key.as_deref(), &echoed)
 }

@@ -19,6 +19,9 @@ pub(super) struct Reply {
     pub headers: Vec<(&'static str, String)>,
     /// Only `content-type` and `x-inngest-sdk-handled`: a refusal says nothing about the SDK.
     pub bare: bool,
+    /// A `5xx` the protocol asks for (a function to be retried), not a fault: the request
+    /// trace layer does not log it at ERROR ([`framework::http::DeliberateError`]).
+    pub deliberate: bool,
 }
 
 impl Reply {
@@ -29,6 +32,7 @@ impl Reply {
             body: serde_json::to_vec(value).unwrap_or_default(),
             headers: Vec::new(),
             bare: false,
+            deliberate: false,
         }
     }
 
@@ -39,6 +43,7 @@ impl Reply {
             body: Vec::new(),
             headers: Vec::new(),
             bare: false,
+            deliberate: false,
         }
     }
 
@@ -50,32 +55,29 @@ impl Reply {
 
     /// The response: the reply's headers plus those every response carries, signed with
     /// `key` when the request was verified with it, and the request's trace headers echoed.
-    pub fn finish(
-        self,
-        registry: &Registry,
-        key: Option<&str>,
-        trace: &[(&'static str, String)],
-    ) -> Response {
+    pub fn finish(self, registry: &Registry, key: Option<&str>, echoed: &Echoed) -> Response {
         let signature = key.map(|key| signature::signature_header(key, &self.body, now_secs()));
         let env = registry
             .options
             .environment
             .as_deref()
             .and_then(|env| HeaderValue::from_str(env).ok());
-        let mut response = self.into_response_with(env, trace);
+        let mut response = self.into_response_with(env, echoed);
         if let Some(value) = signature.and_then(|s| HeaderValue::from_str(&s).ok()) {
             response.headers_mut().insert(SIGNATURE, value);
         }
         response
     }
 
-    fn into_response_with(
-        self,
-        env: Option<HeaderValue>,
-        trace: &[(&'static str, String)],
-    ) -> Response {
+    fn into_response_with(self, env: Option<HeaderValue>, echoed: &Echoed) -> Response {
+        let trace = &echoed.trace;
         let mut response = Response::new(Body::from(self.body));
         *response.status_mut() = self.status;
+        if self.deliberate {
+            response
+                .extensions_mut()
+                .insert(framework::http::DeliberateError);
+        }
         let map = response.headers_mut();
         map.reserve(8 + trace.len() + self.headers.len());
         map.insert(CONTENT_TYPE, JSON);
@@ -86,6 +88,9 @@ impl Reply {
             }
             if let Some(env) = env {
                 map.insert(ENV, env);
+            }
+            if let Some(kind) = &echoed.server_kind {
+                map.insert(EXPECTED_SERVER_KIND, kind.clone());
             }
         }
         for (name, value) in trace.iter().chain(self.headers.iter()) {
@@ -104,7 +109,35 @@ impl Reply {
 /// trace headers (which [`Reply::finish`] adds).
 impl IntoResponse for Reply {
     fn into_response(self) -> Response {
-        self.into_response_with(None, &[])
+        self.into_response_with(None, &Echoed::default())
+    }
+}
+
+/// What a reply echoes of its request: the W3C trace headers, and the server kind the
+/// request announced (`X-Inngest-Server-Kind`) as `X-Inngest-Expected-Server-Kind` on every
+/// reply but a bare refusal, as inngest-js does (recordings 12 and 15).
+#[derive(Debug, Default)]
+pub(super) struct Echoed {
+    pub trace: Vec<(&'static str, String)>,
+    pub server_kind: Option<HeaderValue>,
+}
+
+impl Echoed {
+    /// What `headers` ask to be echoed.
+    pub fn of(headers: &axum::http::HeaderMap) -> Self {
+        let trace = ["traceparent", "tracestate"]
+            .into_iter()
+            .filter_map(|name| {
+                headers
+                    .get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .map(|v| (name, v.to_string()))
+            })
+            .collect();
+        Self {
+            trace,
+            server_kind: headers.get(headers::SERVER_KIND).cloned(),
+        }
     }
 }
 
@@ -140,3 +173,4 @@ const SDK_HEADERS: [(HeaderName, HeaderValue); 4] = [
 ];
 const ENV: HeaderName = HeaderName::from_static(headers::ENV);
 const SIGNATURE: HeaderName = HeaderName::from_static(headers::SIGNATURE);
+const EXPECTED_SERVER_KIND: HeaderName = HeaderName::from_static(headers::EXPECTED_SERVER_KIND);

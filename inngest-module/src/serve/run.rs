@@ -55,6 +55,7 @@ pub(super) async fn run(
         app_id: registry.options.app_id.as_str().into(),
         hooks: registry.hooks(),
         spans: registry.trace().is_some(),
+        forwarded: super::reply::Echoed::of(request_headers).trace,
     });
     let info = &context.info;
     let hooks = &context.hooks;
@@ -233,6 +234,7 @@ fn failure_reply(error: &Error) -> (Reply, RunStatus) {
     if error.is_retriable() {
         let mut reply = Reply::json(StatusCode::INTERNAL_SERVER_ERROR, &body)
             .header(headers::NO_RETRY, "false");
+        reply.deliberate = true;
         if let Some(retry_after) = error.retry_after_value() {
             reply
                 .headers

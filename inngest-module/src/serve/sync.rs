@@ -143,10 +143,7 @@ pub(super) async fn sync(serve: &ServeState, request: SyncRequest<'_>) -> Answer
         }
     };
     // A failed sync carries the sync headers too: the reply is built here, not refused.
-    let mut reply = reply.header(headers::SYNC_KIND, "out_of_band");
-    if let Some(kind) = server_kind {
-        reply = reply.header(headers::EXPECTED_SERVER_KIND, kind);
-    }
+    let reply = reply.header(headers::SYNC_KIND, "out_of_band");
     Answer {
         reply: Ok(reply),
         key,

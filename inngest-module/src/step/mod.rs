@@ -407,7 +407,7 @@ impl Step {
                     || async move {
                         let ids = self
                             .service
-                            .send_values(values)
+                            .send_values_with(values, &self.run.forwarded)
                             .await
                             .map_err(|e| Error::retriable(e.to_string()))?;
                         Ok(SentIds::Object { ids })

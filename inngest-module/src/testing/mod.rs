@@ -310,6 +310,7 @@ impl TestRun {
                 app_id: Arc::clone(&context.app_id),
                 hooks: HookList::default(),
                 spans: false,
+                forwarded: Vec::new(),
             });
             let step = Step::new(state.clone(), Arc::clone(context.service), run);
             let input = RawInput {
