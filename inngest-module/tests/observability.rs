@@ -160,10 +160,11 @@ async fn mounted_from_options_the_hooks_feed_the_inngest_metrics() {
         value(r#"inngest_step_runs_total{function_id="jobs-flaky",status="completed"}"#),
         Some(1.0)
     );
-    // two-steps took three execution requests (step, step, completion).
+    // two-steps took one execution request: both steps checkpointed, then RunComplete
+    // (checkpointing is on by default; it took three before: step, step, completion).
     assert_eq!(
         value(r#"inngest_function_duration_seconds_count{function_id="jobs-two-steps"}"#),
-        Some(3.0)
+        Some(1.0)
     );
     assert_eq!(
         value(r#"inngest_step_duration_seconds_count{function_id="jobs-two-steps"}"#),

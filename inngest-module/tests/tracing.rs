@@ -70,8 +70,9 @@ fn api() -> Module {
     })
 }
 
-const CONFIG: &str =
-    "[telemetry]\nenabled = true\n[inngest]\napp_id = \"shop\"\n[inngest.health]\nenabled = true\n";
+/// On the classic protocol (one execution request per step), so each step's request span
+/// is its own; with checkpointing the steps of a request share its span.
+const CONFIG: &str = "[telemetry]\nenabled = true\n[inngest]\napp_id = \"shop\"\ncheckpointing = { enabled = false }\n[inngest.health]\nenabled = true\n";
 
 struct Traced {
     exporter: InMemorySpanExporter,

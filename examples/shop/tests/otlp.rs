@@ -77,6 +77,8 @@ async fn the_shop_exports_one_trace_from_request_to_steps_over_otlp_http() {
         command
             .env("APP_ENV", "test")
             .env("APP__TELEMETRY__ENABLED", "true")
+            // The classic protocol: one execution request (one run span) per step.
+            .env("APP__INNGEST__CHECKPOINTING__ENABLED", "false")
             .env("OTEL_EXPORTER_OTLP_ENDPOINT", &receiver)
             .env("OTEL_SERVICE_NAME", "shop-under-test");
         command
