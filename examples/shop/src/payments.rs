@@ -1,12 +1,17 @@
 //! The `payments` module: a pretend payment gateway (exported: `orders` charges through it)
 //! and the payment saga: authorize, capture, and refund as compensation when the capture
 //! fails for good.
+//!
+//! The gateway's ids (`ch-…`, `auth-…`, `cap-…`, `ref-…`) are ULIDs, unique across processes:
+//! with N replicas, any of them may run a step, and two replicas never hand out the same id.
 
 use std::sync::{Arc, Mutex};
 
 use framework::{Module, injectable};
 use inngest_module::{self as inngest, Ctx, Error};
 use serde::{Deserialize, Serialize};
+
+use crate::api::new_id;
 
 /// `payment.requested`: take a payment in two phases.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -62,6 +67,11 @@ pub struct Refund {
 }
 
 /// A pretend payment gateway that writes every operation to an in-memory ledger.
+///
+/// **Per process.** The ledger is this replica's memory: with N replicas each holds the
+/// operations of the steps it happened to run, and it is gone on restart. A real gateway
+/// keeps the records (and honours an idempotency key, e.g. the order id, so a retried charge
+/// step never charges twice); its ids are unique, like the ULIDs here.
 #[derive(Debug, Default)]
 pub struct PaymentGateway {
     ledger: Mutex<Vec<String>>,
@@ -73,14 +83,14 @@ impl PaymentGateway {
         Self::default()
     }
 
-    fn record(&self, entry: String) -> usize {
+    /// Appends `entry` to the ledger and logs it with the id the operation was given.
+    fn record(&self, entry: String, id: Option<&str>) {
         let mut ledger = self
             .ledger
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        tracing::info!(%entry, "payment gateway");
+        tracing::info!(%entry, id, "payment gateway");
         ledger.push(entry);
-        ledger.len()
     }
 
     /// Charges `amount_cents` at once. A zero amount is refused for good.
@@ -90,48 +100,60 @@ impl PaymentGateway {
                 "nothing to charge for {reference}"
             )));
         }
-        let n = self.record(format!("charge {reference} {amount_cents}"));
+        let charge_id = new_id("ch");
+        self.record(
+            format!("charge {reference} {amount_cents}"),
+            Some(&charge_id),
+        );
         Ok(Charge {
-            charge_id: format!("ch-{n}"),
+            charge_id,
             amount_cents,
         })
     }
 
     /// Holds `amount_cents` on the card.
     pub fn authorize(&self, payment_id: &str, amount_cents: u64) -> Authorization {
-        let n = self.record(format!("authorize {payment_id} {amount_cents}"));
+        let authorization_id = new_id("auth");
+        self.record(
+            format!("authorize {payment_id} {amount_cents}"),
+            Some(&authorization_id),
+        );
         Authorization {
-            authorization_id: format!("auth-{n}"),
+            authorization_id,
             amount_cents,
         }
     }
 
     /// Takes the held money.
     pub fn capture(&self, authorization: &Authorization) -> Capture {
-        let n = self.record(format!("capture {}", authorization.authorization_id));
-        Capture {
-            capture_id: format!("cap-{n}"),
-        }
+        let capture_id = new_id("cap");
+        self.record(
+            format!("capture {}", authorization.authorization_id),
+            Some(&capture_id),
+        );
+        Capture { capture_id }
     }
 
     /// A capture that got no answer in time: recorded, and a retriable error.
     pub fn capture_timed_out(&self, authorization: &Authorization) -> Error {
-        self.record(format!(
-            "capture {} timed out",
-            authorization.authorization_id
-        ));
+        self.record(
+            format!("capture {} timed out", authorization.authorization_id),
+            None,
+        );
         Error::retriable("the payment gateway did not answer in time")
     }
 
     /// Gives the money back (releases the hold).
     pub fn refund(&self, authorization: &Authorization) -> Refund {
-        let n = self.record(format!("refund {}", authorization.authorization_id));
-        Refund {
-            refund_id: format!("ref-{n}"),
-        }
+        let refund_id = new_id("ref");
+        self.record(
+            format!("refund {}", authorization.authorization_id),
+            Some(&refund_id),
+        );
+        Refund { refund_id }
     }
 
-    /// Every operation so far, oldest first.
+    /// Every operation this process recorded so far, oldest first.
     pub fn ledger(&self) -> Vec<String> {
         self.ledger
             .lock()
@@ -235,4 +257,26 @@ pub fn module() -> Module {
         .provide::<PaymentGateway>()
         .provide::<PaymentSaga>()
         .export::<PaymentGateway>()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn two_gateways_like_two_replicas_never_hand_out_the_same_id() {
+        let (first, second) = (PaymentGateway::default(), PaymentGateway::default());
+        let a = first.charge("ord-1", 100).expect("a charge");
+        let b = second.charge("ord-2", 100).expect("a charge");
+        assert_ne!(
+            a.charge_id, b.charge_id,
+            "a per-process counter gave ch-1 twice"
+        );
+        let ulid = a.charge_id.strip_prefix("ch-").expect("the prefix");
+        assert!(ulid::Ulid::from_string(ulid).is_ok(), "{}", a.charge_id);
+        let (x, y) = (first.authorize("pay-1", 5), second.authorize("pay-2", 5));
+        assert_ne!(x.authorization_id, y.authorization_id);
+        assert_ne!(first.capture(&x).capture_id, second.capture(&y).capture_id);
+        assert_ne!(first.refund(&x).refund_id, second.refund(&y).refund_id);
+    }
 }

@@ -66,7 +66,7 @@ pub struct EmailVerified {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MailSent {
-    /// The message id (`mail-<n>`).
+    /// The message id (`mail-<ULID>`, unique across processes).
     pub message_id: String,
     /// The recipient.
     pub to: String,
@@ -75,6 +75,9 @@ pub struct MailSent {
 }
 
 /// A pretend mail provider that keeps an in-memory outbox.
+///
+/// **Per process**: each replica's outbox holds the emails of the steps it ran (a real
+/// provider keeps them; its message ids are unique, like the ULIDs here).
 #[derive(Debug, Default)]
 pub struct Mailer {
     outbox: Mutex<Vec<MailSent>>,
@@ -93,7 +96,7 @@ impl Mailer {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let mail = MailSent {
-            message_id: format!("mail-{}", outbox.len()),
+            message_id: new_id("mail"),
             to: to.to_string(),
             template: template.to_string(),
         };
@@ -112,6 +115,9 @@ impl Mailer {
 }
 
 /// Which users verified their address.
+///
+/// **Per process**: a replica knows only the users whose onboarding step it ran, and
+/// forgets them on restart; a real app keeps this in its database.
 #[derive(Debug, Default)]
 pub struct UserDirectory {
     verified: Mutex<HashMap<String, bool>>,
