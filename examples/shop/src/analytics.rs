@@ -19,6 +19,9 @@ pub struct Tracked {
 }
 
 /// Pretend analytics storage: rows appended in batches.
+///
+/// **Per process**: each replica holds the batches it stored, until it restarts; a real
+/// app writes them to a warehouse every replica shares.
 #[derive(Debug, Default)]
 pub struct AnalyticsStore {
     rows: Mutex<Vec<Tracked>>,

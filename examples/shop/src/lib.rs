@@ -14,6 +14,11 @@
 //! [`app_module`] imports them with `InngestModule::from_config()`, which serves every
 //! function on `/api/inngest` and provides `InngestService` to every module.
 //!
+//! Every id the shop hands out is a ULID, unique across processes, and the services it
+//! keeps in memory (stock reservations, the payment ledger, the outbox, …) are per process:
+//! `examples/shop/README.md`, "Running N replicas", says what that means behind a load
+//! balancer.
+//!
 //! In development and test the functions run on the embedded executor, in-process, with no
 //! Inngest server; its runs page is at `/_inngest/runs`:
 //!

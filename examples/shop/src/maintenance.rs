@@ -41,6 +41,9 @@ impl ConfigSection for MaintenanceConfig {
 }
 
 /// Carts parked by shoppers, each with an expiry (filled by the storefront).
+///
+/// **Per process**: with N replicas the daily clean-up runs once, on one of them, and
+/// purges only that replica's carts; a real app keeps carts in a shared database.
 #[derive(Debug, Default)]
 pub struct CartStore {
     carts: Mutex<Vec<(String, SystemTime)>>,

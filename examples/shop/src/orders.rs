@@ -149,7 +149,19 @@ pub struct Receipt {
     pub notification_ids: Vec<String>,
 }
 
-/// Pretend stock keeping: remembers every reservation.
+/// Pretend stock keeping: remembers every reservation, keyed by order (`res-<order id>`).
+///
+/// **Per process.** The reservations live in this replica's memory. With N replicas behind
+/// a load balancer, the `reserve-stock` step of an order may run on one replica and the
+/// `release-stock` step of its clean-up on another: that release finds nothing, answers
+/// `false` (the clean-up's `released`) and the stock stays held on the first replica until
+/// it restarts; a restart forgets every reservation. Nothing in the order flow depends on
+/// this map for correctness: the receipt uses the reservation memoized by the run, and a
+/// release is idempotent and never fails the run, wherever it runs.
+///
+/// A real app keeps reservations in its database, keyed the same way, so every replica
+/// sees them: reserving is an upsert (`INSERT … ON CONFLICT (reservation_id) DO NOTHING`,
+/// so a retried step reserves once) and releasing a delete by key (a repeat is harmless).
 #[derive(Debug, Default)]
 pub struct Inventory {
     reservations: Mutex<HashMap<String, u32>>,
@@ -161,8 +173,9 @@ impl Inventory {
         Self::default()
     }
 
-    /// Reserves the order's units. An order without units can never be reserved: that
-    /// error is not retried.
+    /// Reserves the order's units under `res-<order id>`; reserving the same order again
+    /// (a retried step) replaces the reservation rather than adding one. An order without
+    /// units can never be reserved: that error is not retried.
     pub fn reserve(&self, order: &OrderCreated) -> Result<Reservation, Error> {
         let units: u32 = order.items.iter().map(|item| item.quantity).sum();
         if units == 0 {
@@ -183,7 +196,8 @@ impl Inventory {
         })
     }
 
-    /// Gives the order's reserved units back; `false` if nothing was reserved for it.
+    /// Gives the order's reserved units back; `false` if this process holds nothing for it
+    /// (never reserved here, already released, or reserved by another replica). Idempotent.
     pub fn release(&self, order_id: &str) -> bool {
         let released = self
             .reservations
@@ -196,7 +210,7 @@ impl Inventory {
         released.is_some()
     }
 
-    /// How many reservations exist.
+    /// How many reservations this process holds.
     pub fn reservation_count(&self) -> usize {
         self.reservations.lock().map(|r| r.len()).unwrap_or(0)
     }
@@ -208,7 +222,8 @@ impl Inventory {
 pub struct OrderCleanup {
     /// The order.
     pub order_id: String,
-    /// Whether a stock reservation was released.
+    /// Whether a stock reservation was released (by this process: with N replicas, `false`
+    /// when another replica reserved the stock; see [`Inventory`]).
     pub released: bool,
     /// Why the order did not go through.
     pub reason: String,
