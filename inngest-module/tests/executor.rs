@@ -1973,3 +1973,73 @@ async fn steps_reach_the_embedded_executor_as_checkpoints_unless_checkpointing_i
         app.shutdown().await.unwrap();
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_draining_executor_finishes_its_runs_and_takes_no_new_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!(
+        "{FAST}database = \"{}\"\n",
+        dir.path()
+            .join("runs.sqlite3")
+            .display()
+            .to_string()
+            .replace('\\', "/")
+    );
+    let app = start_with(&config, Some(rotating("*/1 * * * * *"))).await;
+    let id = send(&app, "test/three", json!({"order": 1})).await;
+    let run_id = runs_for(&app, &id).await[0].run_id.clone();
+    step_seen(&app, &run_id, "pause").await;
+    app.shutdown().await.unwrap();
+
+    // Restarted draining, as the move to an Inngest server begins.
+    let app = start_with(
+        &format!("{config}drain = true\n"),
+        Some(rotating("*/1 * * * * *")),
+    )
+    .await;
+    let restarted = executor(&app).now_ms();
+    // No new events: neither through the service (in-process) nor over the Event API.
+    let service = app.container().get::<InngestService>().unwrap();
+    let refused = service
+        .send(Event::new("test/three", json!({"order": 2})))
+        .await
+        .unwrap_err();
+    assert!(refused.to_string().contains("draining"), "{refused}");
+    let over_http = reqwest::Client::new()
+        .post(format!("{}/_inngest/e/any", app.base_url()))
+        .json(&json!({"name": "test/three", "data": {}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(over_http.status(), 503);
+    let body: Value = over_http.json().await.unwrap();
+    assert!(
+        body["error"].as_str().unwrap().contains("Inngest server"),
+        "{body}"
+    );
+    // The run in flight finishes: its sleep wakes, its last step runs.
+    let run = wait_done(&app, &run_id).await;
+    assert_eq!(run.status, RunStatus::Completed, "{run:?}");
+    let status: Value = reqwest::Client::new()
+        .get(format!("{}/_inngest/api/drain", app.base_url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        status,
+        json!({"draining": true, "runs_in_flight": 0, "done": true})
+    );
+    // The every-second cron fired nothing while draining.
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    let fired: Vec<RunView> = runs_of(&app, "rotating")
+        .await
+        .into_iter()
+        .filter(|r| r.created_at >= restarted)
+        .collect();
+    assert!(fired.is_empty(), "a cron fired while draining: {fired:?}");
+    assert!(executor(&app).drain_status().done);
+    app.shutdown().await.unwrap();
+}

@@ -72,6 +72,12 @@ pub enum ExecutorError {
         /// What is wrong and how to fix it.
         reason: String,
     },
+    /// The executor drains ([`Options::drain`](crate::Options::drain)): it accepts no new
+    /// events.
+    #[error(
+        "this embedded executor is draining and accepts no new events: send them to the Inngest server that replaces it (the app's INNGEST_BASE_URL), or restart it without inngest.embedded.drain"
+    )]
+    Draining,
     /// A function definition cannot be used.
     #[error("the app `{app_id}` cannot be registered:\n{}", problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
     InvalidFunctions {

@@ -35,7 +35,7 @@ pub(crate) struct Inner {
     /// Wakes the scheduler (work was queued, a slot freed).
     pub(crate) wake: Notify,
     /// Counts finished runs, for [`Executor::wait_for_run`].
-    finished: watch::Sender<u64>,
+    pub(crate) finished: watch::Sender<u64>,
     pub(crate) stop: watch::Sender<bool>,
     tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
     /// Executions in flight.
@@ -120,6 +120,7 @@ impl Executor {
                 millis(options.retry_max_backoff),
             ),
             paths,
+            options.drain,
         );
         Ok(Self {
             inner: Arc::new(Inner {
@@ -220,6 +221,9 @@ impl Executor {
     /// with the runs they start in one transaction, and returns their ids in order. When
     /// this returns, the events are durable.
     pub async fn send(&self, events: Vec<Value>) -> Result<Vec<String>, ExecutorError> {
+        if self.is_draining() {
+            return Err(ExecutorError::Draining);
+        }
         let now = self.now_ms();
         let mut accepted = Vec::with_capacity(events.len());
         for (index, event) in events.into_iter().enumerate() {
@@ -366,7 +370,12 @@ impl Executor {
     /// How many runs have not finished (queued or running), as of the last committed
     /// transition: `0` means the executor is idle. Counted in memory, so asking is free.
     pub async fn active_runs(&self) -> Result<usize, ExecutorError> {
-        Ok(usize::try_from(self.inner.active.load(Ordering::Acquire)).unwrap_or(0))
+        Ok(self.active_count())
+    }
+
+    /// Runs not finished, as of the last committed transition.
+    pub(crate) fn active_count(&self) -> usize {
+        usize::try_from(self.inner.active.load(Ordering::Acquire)).unwrap_or(0)
     }
 
     /// The most recent events (at most 1000), newest first.

@@ -33,6 +33,7 @@ mod api;
 mod bounded;
 mod clock;
 mod cron;
+mod drain;
 mod engine;
 mod error;
 mod events;
@@ -53,6 +54,7 @@ pub mod transport;
 mod worker;
 
 pub use clock::Clock;
+pub use drain::DrainStatus;
 pub use error::{CheckpointError, ExecutorError, StoreError};
 pub use executor::{Executor, MAX_EVENTS_PER_SEND, Pruned, WeakExecutor};
 pub use functions::DEFAULT_RETRIES;

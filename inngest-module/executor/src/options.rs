@@ -23,6 +23,9 @@ pub struct Options {
     /// Finished runs, their steps and events older than this are deleted; zero keeps
     /// everything.
     pub retention: Duration,
+    /// Drain: accept no new events and fire no crons, and finish the runs in flight (see
+    /// [`DrainStatus`](crate::DrainStatus)), before the app moves to an Inngest server.
+    pub drain: bool,
 }
 
 impl Default for Options {
@@ -35,6 +38,7 @@ impl Default for Options {
             retry_max_backoff: Duration::from_secs(600),
             request_timeout: Duration::from_secs(300),
             retention: Duration::from_secs(7 * 86_400),
+            drain: false,
         }
     }
 }

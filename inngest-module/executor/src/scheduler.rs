@@ -33,6 +33,11 @@ impl Executor {
         tasks.push(tokio::spawn(
             async move { scheduler.schedule_loop(stop).await },
         ));
+        if self.is_draining() {
+            let drain = self.clone();
+            let stop = self.inner.stop.subscribe();
+            tasks.push(tokio::spawn(async move { drain.drain_watch(stop).await }));
+        }
         if !self.options().retention.is_zero() {
             let retention = self.clone();
             let stop = self.inner.stop.subscribe();

@@ -162,6 +162,11 @@ pub struct EmbeddedOptions {
     /// Origins of SDK apps, besides loopback ones, that may register with this executor
     /// over HTTP: `["http://worker:3000"]`.
     pub app_origins: Vec<Url>,
+    /// Drain before moving to an Inngest server: accept no new events (the Event API and
+    /// `InngestService::send` answer 503 naming the server), fire no crons, and finish the
+    /// runs in flight; `GET {prefix}/api/drain` reports progress and the app logs
+    /// `embedded executor drained` when none is left (docs/deploy.md).
+    pub drain: bool,
 }
 
 impl Default for EmbeddedOptions {
@@ -178,6 +183,7 @@ impl Default for EmbeddedOptions {
             console_token: None,
             allowed_hosts: Vec::new(),
             app_origins: Vec::new(),
+            drain: false,
         }
     }
 }
@@ -194,6 +200,7 @@ impl EmbeddedOptions {
             retry_max_backoff: self.retry_max_backoff,
             request_timeout: self.request_timeout,
             retention: self.retention,
+            drain: self.drain,
         }
     }
 

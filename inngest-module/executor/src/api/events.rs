@@ -79,6 +79,9 @@ pub(super) async fn send(
         Err(error @ ExecutorError::InvalidEvent { .. }) => {
             refused(StatusCode::BAD_REQUEST, error.to_string())
         }
+        Err(error @ ExecutorError::Draining) => {
+            refused(StatusCode::SERVICE_UNAVAILABLE, error.to_string())
+        }
         Err(error) => internal(&error),
     }
 }

@@ -13,6 +13,7 @@
 //! | `GET {prefix}/api/runs/{id}` | one run with its steps | the console |
 //! | `GET {prefix}/api/events` | recent events, a page at a time; `limit`, `name`, `before` | the console |
 //! | `GET {prefix}/api/apps` | apps and their functions | the console |
+//! | `GET {prefix}/api/drain` | `{"draining","runs_in_flight","done"}`: how far a drain has come | the console |
 //! | `GET {prefix}/v1/events/{id}/runs`, `GET {prefix}/v1/runs/{id}` | the dev server's shapes | the console |
 //! | `GET {prefix}/runs`, `GET {prefix}/runs/{id}` | the runs page | the console |
 //!
@@ -59,6 +60,7 @@ impl Executor {
             .route("/api/runs/{id}", get(runs::one))
             .route("/api/events", get(events::list))
             .route("/api/apps", get(register::apps))
+            .route("/api/drain", get(drain_status))
             .route("/v1/events/{id}/runs", get(runs::event_runs))
             .route("/v1/runs/{id}", get(runs::one_v1))
             .route("/runs", get(runs::page))
@@ -94,6 +96,11 @@ fn json_reply(status: StatusCode, body: &impl Serialize) -> Response {
         .headers_mut()
         .insert(headers::SERVER_KIND, HeaderValue::from_static("dev"));
     response
+}
+
+/// How far a drain has come ([`crate::DrainStatus`]).
+async fn drain_status(axum::extract::State(executor): axum::extract::State<Executor>) -> Response {
+    json_reply(StatusCode::OK, &executor.drain_status())
 }
 
 /// A 500 for a store failure, logged.

@@ -65,6 +65,8 @@ pub(crate) struct Engine {
     pub(crate) owner: i64,
     /// Retry backoff: first delay and ceiling, ms.
     backoff: (i64, i64),
+    /// Draining: crons fire no runs.
+    pub(crate) draining: bool,
 }
 
 impl Engine {
@@ -72,6 +74,7 @@ impl Engine {
         owner: i64,
         backoff: (i64, i64),
         match_paths: HashMap<String, HashSet<String>>,
+        draining: bool,
     ) -> Self {
         Self {
             catalog: RwLock::new(Arc::new(Catalog::default())),
@@ -80,6 +83,7 @@ impl Engine {
             match_paths: Mutex::new(match_paths),
             owner,
             backoff,
+            draining,
         }
     }
 

@@ -79,14 +79,19 @@ impl Transition<'_> {
                 }) else {
                     return Ok(());
                 };
-                let event = self.internal_event("inngest/scheduled.timer", json!({ "cron": spec }));
-                self.tx.insert_event(
-                    event.id_str(),
-                    &event.name,
-                    &serde_json::to_string(&event)?,
-                    self.now,
-                )?;
-                self.create_run(function, vec![event], None)?;
+                // Draining: the schedule goes on (for the server's crons to take over), but
+                // starts no run here.
+                if !self.engine.draining {
+                    let event =
+                        self.internal_event("inngest/scheduled.timer", json!({ "cron": spec }));
+                    self.tx.insert_event(
+                        event.id_str(),
+                        &event.name,
+                        &serde_json::to_string(&event)?,
+                        self.now,
+                    )?;
+                    self.create_run(function, vec![event], None)?;
+                }
                 if let Some(next) = schedule.next_after(self.now) {
                     self.enqueue(&claimed.job, next)?;
                 }
