@@ -167,6 +167,12 @@ pub trait InngestHook: Send + Sync + 'static {
     fn on_send_end(&self, count: usize, ok: bool) {
         let _ = (count, ok);
     }
+    /// A request to the serve path was refused for its signature; `reason` is
+    /// [`SignatureError::reason`](crate::signature::SignatureError::reason) (`missing`,
+    /// `malformed`, `expired`, `mismatch`, `no_key`).
+    fn on_request_refused(&self, reason: &'static str) {
+        let _ = reason;
+    }
 }
 
 /// The contribution kind for hooks.

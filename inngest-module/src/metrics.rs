@@ -13,6 +13,7 @@
 //! | `inngest_events_sent_total` | counter | `status` (`ok`, `error`) |
 //! | `inngest_registered_functions` | gauge | |
 //! | `inngest_syncs_total` | counter | `status` (`ok`, `error`) |
+//! | `inngest_signature_rejections_total` | counter | `reason` (`missing`, `malformed`, `expired`, `mismatch`, `no_key`) |
 //! | `inngest_build_info` | gauge (1) | `app_id`, `version`, `mode` |
 
 use parking_lot::RwLock;
@@ -56,6 +57,8 @@ struct Instruments {
     registered: Gauge,
     syncs_ok: Counter,
     syncs_error: Counter,
+    /// Requests refused for their signature, by reason.
+    rejections: CounterVec,
     build_info: GaugeVec,
     /// Label handles per function, so a run costs one map lookup and a few atomics.
     functions: RwLock<HashMap<String, Arc<FunctionInstruments>>>,
@@ -113,7 +116,22 @@ impl Instruments {
                 &["status"],
             )?,
         )?;
+        let rejections = register(
+            metrics,
+            CounterVec::new(
+                Opts::new(
+                    "inngest_signature_rejections_total",
+                    "Requests to the serve path refused for their signature, by reason (a wrong or missing signing key shows here).",
+                ),
+                &["reason"],
+            )?,
+        )?;
+        // Every reason at zero from start-up, so an alert on an increase sees the first.
+        for reason in crate::signature::SignatureError::REASONS {
+            rejections.with_label_values(&[reason]);
+        }
         Ok(Self {
+            rejections,
             runs: register(
                 metrics,
                 CounterVec::new(
@@ -360,6 +378,12 @@ impl InngestHook for InngestMetrics {
                 &instruments.events_error
             };
             counter.inc_by(count as f64);
+        }
+    }
+
+    fn on_request_refused(&self, reason: &'static str) {
+        if let Some(instruments) = &self.instruments {
+            instruments.rejections.with_label_values(&[reason]).inc();
         }
     }
 

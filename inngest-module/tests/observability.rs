@@ -442,3 +442,61 @@ fn executor(app: &RunningApp) -> inngest_module::Executor {
         .cloned()
         .expect("the app runs on the embedded executor")
 }
+
+#[tokio::test]
+async fn requests_refused_for_their_signature_are_counted_by_reason() {
+    // Cloud mode against a server elsewhere: every execution request must be signed.
+    let key = "signkey-test-12345678";
+    let app = start(&format!(
+        "[inngest]\napp_id = \"jobs\"\nexecutor = \"remote\"\nbase_url = \"http://127.0.0.1:9\"\nsigning_key = \"{key}\"\nevent_key = \"k\"\n[inngest.monitoring]\nenabled = true\n"
+    ))
+    .await;
+    let base = app.base_url();
+    let client = reqwest::Client::new();
+    let body = r#"{"ctx":{"run_id":"01RUN"},"event":{},"events":[],"steps":{}}"#;
+    let post = |signature: Option<String>| {
+        let mut request = client
+            .post(format!(
+                "{base}/api/inngest?fnId=jobs-two-steps&stepId=step"
+            ))
+            .header("content-type", "application/json")
+            .body(body);
+        if let Some(signature) = signature {
+            request = request.header("x-inngest-signature", signature);
+        }
+        request.send()
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let wrong =
+        inngest_module::signature::signature_header("signkey-test-87654321", body.as_bytes(), now);
+    let right = inngest_module::signature::signature_header(key, body.as_bytes(), now);
+    for signature in [
+        None,
+        None,
+        Some(wrong),
+        Some("t=1&s=00".into()),
+        Some("garbage".into()),
+    ] {
+        assert_eq!(post(signature).await.unwrap().status(), 401);
+    }
+    // A signed request passes and is not counted.
+    assert_ne!(post(Some(right)).await.unwrap().status(), 401);
+
+    let (status, metrics) = get(format!("{base}/metrics")).await;
+    assert_eq!(status, 200);
+    let value = |reason: &str| {
+        sample(
+            &metrics,
+            &format!("inngest_signature_rejections_total{{reason=\"{reason}\"}}"),
+        )
+    };
+    assert_eq!(value("missing"), Some(2.0), "{metrics}");
+    assert_eq!(value("mismatch"), Some(1.0), "{metrics}");
+    assert_eq!(value("expired"), Some(1.0), "{metrics}");
+    assert_eq!(value("malformed"), Some(1.0), "{metrics}");
+    assert_eq!(value("no_key"), Some(0.0), "{metrics}");
+    app.shutdown().await.unwrap();
+}

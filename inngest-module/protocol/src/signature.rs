@@ -39,6 +39,24 @@ pub enum SignatureError {
     NoKey,
 }
 
+impl SignatureError {
+    /// Every reason, as [`SignatureError::reason`] names them.
+    pub const REASONS: [&'static str; 5] =
+        ["missing", "malformed", "expired", "mismatch", "no_key"];
+
+    /// A short, stable name for the reason (a metric label): `missing`, `malformed`,
+    /// `expired`, `mismatch` or `no_key`.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            SignatureError::Missing => "missing",
+            SignatureError::Malformed => "malformed",
+            SignatureError::Expired => "expired",
+            SignatureError::Mismatch => "mismatch",
+            SignatureError::NoKey => "no_key",
+        }
+    }
+}
+
 /// The length of the `signkey-<env>-` prefix of `key` (0 when it has none): `signkey-`, a
 /// word of ASCII letters, digits or `_`, then `-`.
 fn prefix_len(key: &str) -> usize {

@@ -4,6 +4,8 @@
 //! "Unauthorized"}` with no SDK headers ([`ServeError::Unauthorized`]); the reason is
 //! logged for the operator.
 
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+
 use axum::http::HeaderMap;
 
 use super::error::ServeError;
@@ -37,4 +39,39 @@ pub(super) fn authenticate(
     let index =
         signature::verify(header, body, &keys, now_secs()).map_err(ServeError::Unauthorized)?;
     Ok(keys.get(index).map(|key| key.to_string()))
+}
+
+/// Seconds between two warnings about refused signatures.
+const WARN_EVERY_SECS: i64 = 10;
+
+/// When a refusal was last logged (unix seconds), and how many were not logged since.
+static LAST_WARNING: AtomicI64 = AtomicI64::new(i64::MIN);
+static SUPPRESSED: AtomicU64 = AtomicU64::new(0);
+
+/// Reports a request refused for its signature: counted by the hooks (the
+/// `inngest_signature_rejections_total{reason}` metric) and logged at WARN, at most once
+/// every ten seconds with the count of those not logged — a replica with a wrong key is
+/// seen, and a flood of forged requests does not flood the log.
+pub(super) fn report_refusal(registry: &Registry, error: &signature::SignatureError) {
+    let reason = error.reason();
+    registry
+        .hooks()
+        .each(|hook| hook.on_request_refused(reason));
+    let now = now_secs();
+    let last = LAST_WARNING.load(Ordering::Relaxed);
+    if now.saturating_sub(last) < WARN_EVERY_SECS
+        || LAST_WARNING
+            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_err()
+    {
+        SUPPRESSED.fetch_add(1, Ordering::Relaxed);
+        return;
+    }
+    let suppressed = SUPPRESSED.swap(0, Ordering::Relaxed);
+    tracing::warn!(
+        reason,
+        %error,
+        refused_without_a_log_line = suppressed,
+        "refused a request to the serve path: its signature is missing or wrong (check INNGEST_SIGNING_KEY against the server's key)"
+    );
 }

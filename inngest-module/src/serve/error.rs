@@ -139,9 +139,9 @@ impl From<ServeError> for Reply {
         let status = error.status();
         let message = error.to_string();
         let body = match &error {
-            ServeError::Unauthorized(reason) => {
-                // As inngest-js: a refused request learns nothing; the operator reads why.
-                tracing::warn!(%reason, "refused a request to the serve path: its signature is missing or wrong");
+            ServeError::Unauthorized(_) => {
+                // As inngest-js: a refused request learns nothing; the operator reads why
+                // (`auth::report_refusal`, logged and counted by the serve handler).
                 return Reply {
                     status,
                     body: br#"{"message":"Unauthorized"}"#.to_vec(),

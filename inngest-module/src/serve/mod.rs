@@ -102,6 +102,9 @@ async fn handle(
             _ => Answer::refused(ServeError::MethodNotAllowed),
         },
     };
+    if let Err(ServeError::Unauthorized(error)) = &answer.reply {
+        auth::report_refusal(registry, error);
+    }
     let reply = answer.reply.unwrap_or_else(Reply::from);
     reply.finish(registry, answer.key.as_deref(), &echoed)
 }
