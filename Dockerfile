@@ -1,7 +1,7 @@
 # A small runtime image of an app of this workspace (the shop by default):
 #
 #   docker build -t shop .
-#   docker run --rm -p 3000:3000 -e APP_ENV=production \
+#   docker run --rm -p 8080:8080 -e APP_ENV=production \
 #     -e INNGEST_SIGNING_KEY=signkey-prod-… -e INNGEST_EVENT_KEY=… \
 #     -e INNGEST_SERVE_ORIGIN=https://shop.example.com shop
 #
@@ -32,6 +32,6 @@ COPY --from=build /out/app /app/app
 COPY ${CONFIG} /app/config
 ENV APP_CONFIG_DIR=/app/config \
     APP__SERVER__HOST=0.0.0.0
-EXPOSE 3000
+EXPOSE 8080
 # Kubernetes probes: /health/live and /health/ready (see docs/health.md).
 ENTRYPOINT ["/app/app"]

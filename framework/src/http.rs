@@ -417,3 +417,64 @@ impl ClassifyResponse for AnswersAreNotFaults {
         ServerErrorsAsFailures::new().classify_error(error)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use axum::routing::get;
+    use tower::ServiceExt;
+    use tracing_subscriber::layer::SubscriberExt;
+
+    use super::*;
+
+    /// Counts ERROR events.
+    #[derive(Clone, Default)]
+    struct Errors(Arc<AtomicUsize>);
+
+    impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Errors {
+        fn on_event(
+            &self,
+            event: &tracing::Event<'_>,
+            _ctx: tracing_subscriber::layer::Context<'_, S>,
+        ) {
+            if *event.metadata().level() == tracing::Level::ERROR {
+                self.0.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+    }
+
+    /// ERROR events logged while the trace layer serves one request to `path`.
+    async fn errors_logged_for(path: &str) -> usize {
+        let app = Router::new()
+            .route(
+                "/fault",
+                get(|| async { StatusCode::INTERNAL_SERVER_ERROR }),
+            )
+            .route(
+                "/answer",
+                get(|| async {
+                    let mut response = StatusCode::INTERNAL_SERVER_ERROR.into_response();
+                    response.extensions_mut().insert(DeliberateError);
+                    response
+                }),
+            )
+            .layer(TraceLayer::new(SharedClassifier::new(AnswersAreNotFaults)));
+        let errors = Errors::default();
+        let subscriber = tracing_subscriber::registry().with(errors.clone());
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let request = axum::http::Request::get(path)
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let response = app.oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        errors.0.load(Ordering::SeqCst)
+    }
+
+    #[tokio::test]
+    async fn a_deliberate_500_is_not_logged_as_a_fault_and_any_other_is() {
+        assert_eq!(errors_logged_for("/fault").await, 1);
+        assert_eq!(errors_logged_for("/answer").await, 0);
+    }
+}

@@ -248,3 +248,32 @@ fn failure_reply(error: &Error) -> (Reply, RunStatus) {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::response::IntoResponse;
+
+    use super::*;
+
+    #[test]
+    fn a_retriable_failure_is_a_deliberate_500_and_a_final_one_a_400() {
+        let (retry, status) = failure_reply(&Error::retriable("try again"));
+        assert_eq!(retry.status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(
+            retry.deliberate,
+            "the trace layer must not log it as a fault"
+        );
+        assert_eq!(status, RunStatus::Retrying);
+        let (fail, status) = failure_reply(&Error::non_retriable("no"));
+        assert_eq!(fail.status, StatusCode::BAD_REQUEST);
+        assert!(!fail.deliberate);
+        assert_eq!(status, RunStatus::Failed);
+        let response = retry.into_response();
+        assert!(
+            response
+                .extensions()
+                .get::<framework::http::DeliberateError>()
+                .is_some()
+        );
+    }
+}
