@@ -21,7 +21,6 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use parking_lot::Mutex;
 use serde_json::Value;
 
-use crate::engine::Execution;
 use crate::options::Checkpointing;
 use crate::protocol::checkpoint::{CheckpointRequest, RUN_COMPLETE_STEP_ID};
 use crate::protocol::{Op, OpData, Opcode, Userland, hash_step_id};
@@ -48,15 +47,6 @@ pub(crate) enum Interrupted {
     Stale,
     /// The post failed: these steps were not stored and must be the request's answer.
     Unposted(Vec<Op>),
-}
-
-impl From<Interrupted> for crate::engine::Execution {
-    fn from(interrupted: Interrupted) -> Self {
-        match interrupted {
-            Interrupted::Stale => Self::Stale,
-            Interrupted::Unposted(steps) => Self::Ops(steps),
-        }
-    }
 }
 
 /// The checkpoints of one execution request.
@@ -124,7 +114,7 @@ impl Checkpointer {
     }
 
     /// Posts what the buffer holds, if anything.
-    async fn flush(&self) -> Result<(), Interrupted> {
+    pub(crate) async fn flush(&self) -> Result<(), Interrupted> {
         let steps = std::mem::take(&mut self.buffer.lock().steps);
         if steps.is_empty() {
             return Ok(());
@@ -134,24 +124,10 @@ impl Checkpointer {
         result
     }
 
-    /// Settles the buffer before the request answers `execution`: a function that returned
-    /// answers its unposted steps with `RunComplete`; any other answer goes out once the
-    /// buffer is posted, or is replaced by the unposted steps (or the stop) if it cannot be.
-    pub(crate) async fn settle(&self, execution: Execution) -> Execution {
-        match execution {
-            Execution::Complete(value) => Execution::RunComplete(self.complete(value)),
-            Execution::Stale | Execution::RunComplete(_) => execution,
-            other => match self.flush().await {
-                Ok(()) => other,
-                Err(interrupted) => interrupted.into(),
-            },
-        }
-    }
-
     /// The answer of a function that returned: the steps not posted yet, then
     /// `RunComplete` with its value (inngest-js answers so; the server memoizes the steps
     /// and completes the run from one `206`).
-    fn complete(&self, value: Value) -> Vec<Op> {
+    pub(crate) fn complete(&self, value: Value) -> Vec<Op> {
         let mut ops = std::mem::take(&mut self.buffer.lock().steps);
         ops.push(Op {
             id: hash_step_id(RUN_COMPLETE_STEP_ID),

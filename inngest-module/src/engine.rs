@@ -24,7 +24,7 @@ use futures_util::FutureExt;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use crate::checkpoint::Checkpointer;
+use crate::checkpoint::{Checkpointer, Interrupted};
 use crate::error::{Error, RetryAfter};
 use crate::protocol::{Memo, Op, hash_step_id, indexed_step_id};
 
@@ -244,6 +244,29 @@ pub(crate) enum Execution {
     RunComplete(Vec<Op>),
     /// A checkpoint got `409`: another request owns the run; this one stops.
     Stale,
+}
+
+impl From<Interrupted> for Execution {
+    fn from(interrupted: Interrupted) -> Self {
+        match interrupted {
+            Interrupted::Stale => Self::Stale,
+            Interrupted::Unposted(steps) => Self::Ops(steps),
+        }
+    }
+}
+
+/// Settles a checkpointing request's buffer before it answers `execution`: a function that
+/// returned answers its unposted steps with `RunComplete`; any other answer goes out once
+/// the buffer is posted, or is replaced by the unposted steps (or the stop) if it cannot be.
+pub(crate) async fn settle(checkpointer: &Checkpointer, execution: Execution) -> Execution {
+    match execution {
+        Execution::Complete(value) => Execution::RunComplete(checkpointer.complete(value)),
+        Execution::Stale | Execution::RunComplete(_) => execution,
+        other => match checkpointer.flush().await {
+            Ok(()) => other,
+            Err(interrupted) => interrupted.into(),
+        },
+    }
 }
 
 /// Drives `future` (the user's function) under the engine's rules.

@@ -606,6 +606,15 @@ async fn start_app(config: &str) -> RunningApp {
     start_with(config, None).await
 }
 
+/// [`FAST`] with the executor on a SQLite file in `dir` (kept across restarts).
+fn on_file(dir: &tempfile::TempDir) -> String {
+    let database = dir.path().join("runs.sqlite3");
+    format!(
+        "{FAST}database = \"{}\"\n",
+        database.display().to_string().replace('\\', "/")
+    )
+}
+
 /// Starts the test app. Its executor follows tokio's clock: paused in the in-process tests.
 async fn start_with(config: &str, extra: Option<Module>) -> RunningApp {
     let mut root = Module::new("app")
@@ -1622,11 +1631,7 @@ async fn a_child_finishing_after_the_invoke_timeout_changes_nothing() {
 #[tokio::test(start_paused = true)]
 async fn runs_resume_after_a_restart_with_a_database_file() {
     let dir = tempfile::tempdir().unwrap();
-    let database = dir.path().join("runs.sqlite3");
-    let config = format!(
-        "{FAST}database = \"{}\"\n",
-        database.display().to_string().replace('\\', "/")
-    );
+    let config = on_file(&dir);
 
     let app = start_app(&config).await;
     let id = send(&app, "test/three", json!({"order": 1})).await;
@@ -1768,14 +1773,7 @@ async fn debounce_timeout_caps_the_delay_while_events_keep_coming() {
 #[tokio::test(start_paused = true)]
 async fn a_cron_schedule_changed_across_a_restart_does_not_fire_the_old_one() {
     let dir = tempfile::tempdir().unwrap();
-    let config = format!(
-        "{FAST}database = \"{}\"\n",
-        dir.path()
-            .join("runs.sqlite3")
-            .display()
-            .to_string()
-            .replace('\\', "/")
-    );
+    let config = on_file(&dir);
     let app = start_with(&config, Some(rotating("*/1 * * * * *"))).await;
     app.shutdown().await.unwrap();
 
@@ -1977,14 +1975,7 @@ async fn steps_reach_the_embedded_executor_as_checkpoints_unless_checkpointing_i
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_draining_executor_finishes_its_runs_and_takes_no_new_work() {
     let dir = tempfile::tempdir().unwrap();
-    let config = format!(
-        "{FAST}database = \"{}\"\n",
-        dir.path()
-            .join("runs.sqlite3")
-            .display()
-            .to_string()
-            .replace('\\', "/")
-    );
+    let config = on_file(&dir);
     let app = start_with(&config, Some(rotating("*/1 * * * * *"))).await;
     let id = send(&app, "test/three", json!({"order": 1})).await;
     let run_id = runs_for(&app, &id).await[0].run_id.clone();

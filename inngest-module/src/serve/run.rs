@@ -12,7 +12,7 @@ use super::error::ServeError;
 use super::reply::Reply;
 use super::request::SdkContext;
 use crate::checkpoint::Checkpointer;
-use crate::engine::{Execution, RawMemo, SharedState, drive};
+use crate::engine::{Execution, RawMemo, SharedState, drive, settle};
 use crate::error::Error;
 use crate::handler::{RawEvent, RawInput};
 use crate::hooks::{RunContext, RunInfo, RunStatus, StepInfo};
@@ -114,8 +114,7 @@ pub(super) async fn run(
         .instrument(span.clone())
         .await;
     if let Some(checkpointer) = &checkpointer {
-        execution = checkpointer
-            .settle(execution)
+        execution = settle(checkpointer, execution)
             .instrument(span.clone())
             .await;
     }

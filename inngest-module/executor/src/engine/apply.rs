@@ -210,12 +210,7 @@ impl Transition<'_> {
         for op in ops {
             let hash = op.id.clone();
             let name = op.step_name().to_string();
-            let input = op
-                .opts
-                .as_ref()
-                .map(serde_json::to_value)
-                .transpose()?
-                .filter(|o| o.as_object().is_some_and(|o| !o.is_empty()));
+            let input = op_input(&op)?;
             let run_id = run.id.clone();
             let base = StepUpdate {
                 run_id: &run_id,
@@ -379,12 +374,7 @@ impl Transition<'_> {
     /// Memoizes a step that ran (`StepRun`, from an answer or a checkpoint): its data, its
     /// place on the stack; it is no longer pending.
     pub(super) fn memoize_step_run(&self, run: &mut Run, op: &Op) -> StoreResult<()> {
-        let input = op
-            .opts
-            .as_ref()
-            .map(serde_json::to_value)
-            .transpose()?
-            .filter(|o| o.as_object().is_some_and(|o| !o.is_empty()));
+        let input = op_input(op)?;
         let step = StepUpdate {
             run_id: &run.id.clone(),
             hash: &op.id,
@@ -456,12 +446,7 @@ impl Transition<'_> {
             v: payload.v,
             user: Some(payload.user.unwrap_or_else(|| json!({}))),
         };
-        self.tx.insert_event(
-            event.id_str(),
-            &event.name,
-            &serde_json::to_string(&event)?,
-            self.now,
-        )?;
+        self.store_event(&event)?;
         run.state.pending.push(hash.to_string());
         // Save the pending invoke before the child can resolve it.
         self.save_run(run)?;
@@ -489,6 +474,16 @@ impl Transition<'_> {
             }
         }
     }
+}
+
+/// An op's options as the step's input on the runs page, unless there are none.
+fn op_input(op: &Op) -> StoreResult<Option<Value>> {
+    Ok(op
+        .opts
+        .as_ref()
+        .map(serde_json::to_value)
+        .transpose()?
+        .filter(|o| o.as_object().is_some_and(|o| !o.is_empty())))
 }
 
 /// The error an op reported (its `error`, else its `data`), as JSON.

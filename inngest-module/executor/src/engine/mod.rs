@@ -204,6 +204,16 @@ impl Transition<'_> {
         }
     }
 
+    /// Stores an event the executor made (an invoke, a cron's timer) with its id and time.
+    pub(crate) fn store_event(&self, event: &Event) -> crate::error::StoreResult<()> {
+        self.tx.insert_event(
+            event.id_str(),
+            &event.name,
+            &serde_json::to_string(event)?,
+            self.now,
+        )
+    }
+
     /// The retry time for `attempt`: `Retry-After` when given, else exponential backoff.
     fn backoff(&self, attempt: u32, retry_after: Option<&str>) -> i64 {
         if let Some(at) = retry_after.and_then(|v| retry_after_ms(v, self.now)) {

@@ -84,12 +84,7 @@ impl Transition<'_> {
                 if !self.engine.draining {
                     let event =
                         self.internal_event("inngest/scheduled.timer", json!({ "cron": spec }));
-                    self.tx.insert_event(
-                        event.id_str(),
-                        &event.name,
-                        &serde_json::to_string(&event)?,
-                        self.now,
-                    )?;
+                    self.store_event(&event)?;
                     self.create_run(function, vec![event], None)?;
                 }
                 if let Some(next) = schedule.next_after(self.now) {
