@@ -2034,3 +2034,49 @@ async fn a_draining_executor_finishes_its_runs_and_takes_no_new_work() {
     assert!(executor(&app).drain_status().done);
     app.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signed_app_checkpoints_to_the_executor_with_its_hashed_key() {
+    let key = "signkey-test-0123456789abcdef";
+    // The host's own function answers the classic way: only the remote app checkpoints.
+    let host = start_app(&format!(
+        "[inngest]\napp_id = \"shop\"\nsigning_key = \"{key}\"\nevent_key = \"ek\"\ncheckpointing = {{ enabled = false }}\n[inngest.embedded]\nretry_backoff = \"50ms\"\nretry_max_backoff = \"200ms\"\n"
+    ))
+    .await;
+    // Cloud mode against the host as a self-hosted server: signed requests both ways.
+    let remote = start_app(&format!(
+        "[inngest]\napp_id = \"remote\"\nexecutor = \"remote\"\nbase_url = \"{}/_inngest/\"\nsigning_key = \"{key}\"\nevent_key = \"ek\"\n",
+        host.base_url()
+    ))
+    .await;
+    let http = reqwest::Client::new();
+    let synced = http
+        .put(format!("{}/api/inngest", remote.base_url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(synced.status(), 200, "{}", synced.text().await.unwrap());
+
+    let id = send(&remote, "test/three", json!({"order": 3})).await;
+    for run in runs_for(&host, &id).await {
+        let run = wait_done(&host, &run.run_id).await;
+        assert_eq!(run.status, RunStatus::Completed, "{run:?}");
+    }
+    assert_eq!(counters(&remote).charged.load(Ordering::SeqCst), 1);
+    // `charge` and `ship` reached the host as checkpoints, authenticated by the bearer.
+    assert_eq!(executor(&host).checkpointed_steps(), 2);
+
+    // Without the hashed key, a checkpoint is refused before anything is read.
+    let unsigned = http
+        .post(format!(
+            "{}/_inngest/v1/checkpoint/01RUN/async",
+            host.base_url()
+        ))
+        .json(&json!({"run_id": "01RUN", "fn_id": "f", "qi_id": "1:1", "steps": []}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unsigned.status(), 401);
+    remote.shutdown().await.unwrap();
+    host.shutdown().await.unwrap();
+}
