@@ -127,19 +127,7 @@ mod tests {
     fn problem_keys(options: &MonitoringOptions) -> Vec<String> {
         framework::config::check_options("monitoring", options, Environment::Production)
             .err()
-            .map(|error| {
-                error
-                    .problems
-                    .iter()
-                    .map(|p| {
-                        p.to_string()
-                            .split(':')
-                            .next()
-                            .unwrap_or_default()
-                            .to_string()
-                    })
-                    .collect()
-            })
+            .map(|error| error.paths().into_iter().map(String::from).collect())
             .unwrap_or_default()
     }
 

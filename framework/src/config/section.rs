@@ -361,6 +361,30 @@ impl std::fmt::Display for InvalidOptions {
 
 impl std::error::Error for InvalidOptions {}
 
+impl InvalidOptions {
+    /// The dotted paths of the values found wrong (`health.path`), in order.
+    ///
+    /// ```
+    /// # use framework::config::{InvalidOptions};
+    /// # use framework::{Environment, Problem};
+    /// let invalid = InvalidOptions {
+    ///     section: "health",
+    ///     env: Environment::Production,
+    ///     problems: vec![Problem::config("health.path", "must start with `/`")],
+    /// };
+    /// assert_eq!(invalid.paths(), ["health.path"]);
+    /// ```
+    pub fn paths(&self) -> Vec<&str> {
+        self.problems
+            .iter()
+            .filter_map(|problem| match problem {
+                Problem::Config { path, .. } => Some(path.as_str()),
+                Problem::Graph { .. } => None,
+            })
+            .collect()
+    }
+}
+
 /// Turns `validator` errors into problems. Values are never echoed (they may be secrets).
 pub(crate) fn validation_problems(
     path: &str,
