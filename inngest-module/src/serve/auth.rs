@@ -10,7 +10,6 @@ use axum::http::HeaderMap;
 
 use super::error::ServeError;
 use super::reply::now_secs;
-use crate::protocol::headers;
 use crate::registry::Registry;
 use crate::signature;
 
@@ -33,7 +32,7 @@ pub(super) fn authenticate(
         return Ok(None);
     }
     let header = request_headers
-        .get(headers::SIGNATURE)
+        .get(super::names::SIGNATURE)
         .and_then(|v| v.to_str().ok());
     let keys = registry.options.signing_keys();
     let index =

@@ -3,11 +3,11 @@
 
 use super::auth::authenticate;
 use super::error::{RunDataError, ServeError};
-use super::reply::Reply;
+use super::names;
+use super::reply::{Echoed, Reply};
 use super::request::SdkRequest;
 use super::run::{RunRequest, run};
 use super::state::{Answer, ServeQuery};
-use crate::protocol::headers;
 use crate::registry::Registry;
 use axum::body::Bytes;
 use axum::http::HeaderMap;
@@ -16,6 +16,7 @@ use axum::http::HeaderMap;
 pub(super) async fn execute(
     registry: &Registry,
     request_headers: &HeaderMap,
+    echoed: &Echoed,
     query: &ServeQuery,
     body: &Bytes,
 ) -> Answer {
@@ -26,7 +27,7 @@ pub(super) async fn execute(
     let reply = match &query.probe {
         Some(probe) if probe == "trust" => Ok(Reply::empty()),
         Some(probe) => Err(ServeError::UnknownProbe(probe.clone())),
-        None => execution(registry, request_headers, query, body).await,
+        None => execution(registry, request_headers, echoed, query, body).await,
     };
     Answer { reply, key }
 }
@@ -35,6 +36,7 @@ pub(super) async fn execute(
 async fn execution(
     registry: &Registry,
     request_headers: &HeaderMap,
+    echoed: &Echoed,
     query: &ServeQuery,
     body: &Bytes,
 ) -> Result<Reply, ServeError> {
@@ -58,7 +60,7 @@ async fn execution(
         .clone()
         .or_else(|| {
             request_headers
-                .get(headers::STEP_ID)
+                .get(names::STEP_ID)
                 .and_then(|v| v.to_str().ok())
                 .map(String::from)
         })
@@ -74,7 +76,7 @@ async fn execution(
         ctx: request.ctx,
         target,
     };
-    run(registry, run_request, request_headers).await
+    run(registry, run_request, request_headers, echoed).await
 }
 
 /// Fetches events and memoized steps when the payload was too large to send inline.

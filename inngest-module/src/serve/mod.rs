@@ -12,12 +12,14 @@
 //! - `execute`: `POST`, the trust probe and the execution request (`request`);
 //! - `run`: one execution and its reply;
 //! - `reply`, `error`: what is answered;
+//! - `names`: the header names it reads and writes;
 //! - `state`: what the handler works with, and what each method answers.
 
 mod auth;
 mod error;
 mod execute;
 mod introspection;
+mod names;
 mod reply;
 mod request;
 mod run;
@@ -98,7 +100,9 @@ async fn handle(
                 };
                 sync::sync(&serve, request).await
             }
-            Method::POST => execute::execute(registry, &parts.headers, &query, &body).await,
+            Method::POST => {
+                execute::execute(registry, &parts.headers, &echoed, &query, &body).await
+            }
             _ => Answer::refused(ServeError::MethodNotAllowed),
         },
     };

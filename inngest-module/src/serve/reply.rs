@@ -8,6 +8,7 @@ use axum::http::header::{CONTENT_TYPE, USER_AGENT};
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
+use super::names::{ENV, EXPECTED_SERVER_KIND, SERVER_KIND, SIGNATURE, TRACE_CONTEXT};
 use crate::protocol::{self, headers};
 use crate::registry::Registry;
 use crate::signature;
@@ -125,18 +126,18 @@ pub(super) struct Echoed {
 impl Echoed {
     /// What `headers` ask to be echoed.
     pub fn of(headers: &axum::http::HeaderMap) -> Self {
-        let trace = ["traceparent", "tracestate"]
-            .into_iter()
-            .filter_map(|name| {
+        let trace = TRACE_CONTEXT
+            .iter()
+            .filter_map(|(header, name)| {
                 headers
-                    .get(name)
+                    .get(header)
                     .and_then(|v| v.to_str().ok())
-                    .map(|v| (name, v.to_string()))
+                    .map(|v| (*name, v.to_string()))
             })
             .collect();
         Self {
             trace,
-            server_kind: headers.get(headers::SERVER_KIND).cloned(),
+            server_kind: headers.get(SERVER_KIND).cloned(),
         }
     }
 }
@@ -171,6 +172,3 @@ const SDK_HEADERS: [(HeaderName, HeaderValue); 4] = [
         HeaderValue::from_static(protocol::FRAMEWORK),
     ),
 ];
-const ENV: HeaderName = HeaderName::from_static(headers::ENV);
-const SIGNATURE: HeaderName = HeaderName::from_static(headers::SIGNATURE);
-const EXPECTED_SERVER_KIND: HeaderName = HeaderName::from_static(headers::EXPECTED_SERVER_KIND);

@@ -4,8 +4,7 @@
 use axum::http::HeaderMap;
 use serde_json::value::RawValue;
 
-use crate::protocol::headers;
-
+use super::names;
 use crate::engine::RawMemo;
 use crate::handler::RawEvent;
 
@@ -58,15 +57,15 @@ impl SdkContext {
         if self.fn_id.is_empty() || self.disable_immediate_execution {
             return None;
         }
-        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
         Some(crate::checkpoint::RequestIds {
             run_id: self.run_id.clone(),
             fn_id: self.fn_id.clone(),
             qi_id,
-            request_id: header(headers::REQUEST_ID)
+            request_id: header(&names::REQUEST_ID)
                 .map(String::from)
                 .or_else(|| self.request_id.clone()),
-            generation_id: header(headers::GENERATION_ID)
+            generation_id: header(&names::GENERATION_ID)
                 .and_then(|v| v.parse().ok())
                 .or(self.generation_id),
         })

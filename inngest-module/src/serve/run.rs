@@ -9,7 +9,7 @@ use serde_json::Value;
 use tracing::Instrument;
 
 use super::error::ServeError;
-use super::reply::Reply;
+use super::reply::{Echoed, Reply};
 use super::request::SdkContext;
 use crate::checkpoint::Checkpointer;
 use crate::engine::{Execution, RawMemo, SharedState, drive, settle};
@@ -36,6 +36,7 @@ pub(super) async fn run(
     registry: &Registry,
     request: RunRequest<'_>,
     request_headers: &HeaderMap,
+    echoed: &Echoed,
 ) -> Result<Reply, ServeError> {
     let RunRequest {
         fn_id,
@@ -55,7 +56,7 @@ pub(super) async fn run(
         app_id: registry.options.app_id.as_str().into(),
         hooks: registry.hooks(),
         spans: registry.trace().is_some(),
-        forwarded: super::reply::Echoed::of(request_headers).trace,
+        forwarded: echoed.trace.clone(),
     });
     let info = &context.info;
     let hooks = &context.hooks;
