@@ -235,6 +235,14 @@ impl crate::service::EventSink for LocalSink {
         &self,
         events: Vec<serde_json::Value>,
     ) -> futures_util::future::BoxFuture<'_, Result<Vec<String>, crate::service::SendError>> {
+        self.accept_traced(events, None)
+    }
+
+    fn accept_traced(
+        &self,
+        events: Vec<serde_json::Value>,
+        traceparent: Option<String>,
+    ) -> futures_util::future::BoxFuture<'_, Result<Vec<String>, crate::service::SendError>> {
         Box::pin(async move {
             let Some(executor) = self.0.upgrade() else {
                 return Err(crate::service::SendError::Rejected {
@@ -242,7 +250,8 @@ impl crate::service::EventSink for LocalSink {
                     message: "the embedded executor has stopped".into(),
                 });
             };
-            executor.send(events).await.map_err(|error| match error {
+            let sent = executor.send_traced(events, traceparent.as_deref()).await;
+            sent.map_err(|error| match error {
                 inngest_executor::ExecutorError::InvalidEvent { .. } => {
                     crate::service::SendError::Rejected {
                         status: 400,

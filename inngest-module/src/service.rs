@@ -127,6 +127,19 @@ pub trait EventSink: Send + Sync {
         events: Vec<Value>,
     ) -> futures_util::future::BoxFuture<'_, Result<Vec<String>, SendError>>;
 
+    /// As [`accept`](Self::accept), for the events a run sends (`step.send_event`) with
+    /// the `traceparent` of its execution request, which a sink may use to tell them from
+    /// other sends (a draining embedded executor takes only these). By default the trace
+    /// context is ignored.
+    fn accept_traced(
+        &self,
+        events: Vec<Value>,
+        traceparent: Option<String>,
+    ) -> futures_util::future::BoxFuture<'_, Result<Vec<String>, SendError>> {
+        let _ = traceparent;
+        self.accept(events)
+    }
+
     /// Stores the steps a checkpointing execution request ran (`POST
     /// /v1/checkpoint/{run_id}/async` without HTTP). `ApiError::Status` with `409` means
     /// the request no longer owns the run. By default: refused, so the SDK answers the
@@ -352,7 +365,11 @@ impl InngestService {
             return Ok(ids);
         }
         if let Some(sink) = self.local.get() {
-            return sink.accept(events).await;
+            let traceparent = forwarded
+                .iter()
+                .find(|(name, _)| *name == "traceparent")
+                .map(|(_, value)| value.clone());
+            return sink.accept_traced(events, traceparent).await;
         }
         let key = match &self.options.event_key {
             Some(key) if !key.is_blank() => key.expose().to_string(),

@@ -19,7 +19,7 @@ use tokio::time::Instant;
 
 use framework::{Module, Provider, RunningApp, TestingModule, injectable};
 use inngest_module::executor::{RunFilter, RunStatus, RunView, StepRecord, StepStatus};
-use inngest_module::protocol::Opcode;
+use inngest_module::protocol::{Opcode, hash_step_id};
 use inngest_module::testing::TestExecutor;
 use inngest_module::{
     self as inngest, Ctx, EmbeddedExecutor, Error, Event, ExecutorClock, Function, FunctionFailed,
@@ -194,6 +194,16 @@ impl Steps {
 
     #[inngest::function(id = "announcer", event = "send/start")]
     async fn announcer(&self, ctx: Ctx) -> inngest::Result<Value> {
+        let event = Event::new("send/announced", json!({ "from": ctx.run_id.clone() }));
+        let ids = ctx.step.send_event("announce", event).await?;
+        Ok(json!({ "ids": ids }))
+    }
+
+    /// Waits for `send/go`, then announces: a run in flight that sends (the drain test).
+    #[inngest::function(id = "late-announcer", event = "send/late")]
+    async fn late_announcer(&self, ctx: Ctx) -> inngest::Result<Value> {
+        let go = WaitFor::event("send/go").timeout("1h");
+        ctx.step.wait_for_event::<Value>("go", go).await?;
         let event = Event::new("send/announced", json!({ "from": ctx.run_id.clone() }));
         let ids = ctx.step.send_event("announce", event).await?;
         Ok(json!({ "ids": ids }))
@@ -1980,6 +1990,9 @@ async fn a_draining_executor_finishes_its_runs_and_takes_no_new_work() {
     let id = send(&app, "test/three", json!({"order": 1})).await;
     let run_id = runs_for(&app, &id).await[0].run_id.clone();
     step_seen(&app, &run_id, "pause").await;
+    let late = send(&app, "send/late", json!({})).await;
+    let late_run = runs_for(&app, &late).await[0].run_id.clone();
+    step_seen(&app, &late_run, "go").await;
     app.shutdown().await.unwrap();
 
     // Restarted draining, as the move to an Inngest server begins.
@@ -2008,9 +2021,37 @@ async fn a_draining_executor_finishes_its_runs_and_takes_no_new_work() {
         body["error"].as_str().unwrap().contains("Inngest server"),
         "{body}"
     );
+    // What a run in flight sends is taken: it carries the trace context of the run's
+    // execution requests, whose trace id the executor derives from the run id. Any other
+    // trace context is refused.
+    let post_go = |traceparent: String| {
+        reqwest::Client::new()
+            .post(format!("{}/_inngest/e/any", app.base_url()))
+            .header("traceparent", traceparent)
+            .json(&json!({"name": "send/go", "data": {}}))
+            .send()
+    };
+    let trace_of = |run: &str| hash_step_id(run)[..32].to_string();
+    let stranger = post_go(format!("00-{}-00f067aa0ba902b7-01", trace_of("01NOTARUN")));
+    assert_eq!(stranger.await.unwrap().status(), 503);
+    let from_the_run = post_go(format!("00-{}-00f067aa0ba902b7-01", trace_of(&late_run)));
+    assert_eq!(from_the_run.await.unwrap().status(), 200);
+    // The waiting run resumes and its `step.send_event` (in-process) is taken too: the
+    // event starts its listener, which finishes before the drain is done.
+    let late = wait_done(&app, &late_run).await;
+    assert_eq!(late.status, RunStatus::Completed, "{late:?}");
     // The run in flight finishes: its sleep wakes, its last step runs.
     let run = wait_done(&app, &run_id).await;
     assert_eq!(run.status, RunStatus::Completed, "{run:?}");
+    let listeners: Vec<RunView> = runs_of(&app, "listener")
+        .await
+        .into_iter()
+        .filter(|r| r.created_at >= restarted)
+        .collect();
+    assert_eq!(listeners.len(), 1, "{listeners:?}");
+    let listener = wait_done(&app, &listeners[0].run_id).await;
+    assert_eq!(listener.output, Some(json!(late_run)));
+    assert_eq!(counters(&app).announced.load(Ordering::SeqCst), 1);
     let status: Value = reqwest::Client::new()
         .get(format!("{}/_inngest/api/drain", app.base_url()))
         .send()

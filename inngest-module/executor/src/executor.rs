@@ -219,9 +219,23 @@ impl Executor {
 
     /// Accepts events: validates them, fills `id`, `ts`, `data` and `user`, stores them
     /// with the runs they start in one transaction, and returns their ids in order. When
-    /// this returns, the events are durable.
+    /// this returns, the events are durable. A draining executor refuses them
+    /// ([`ExecutorError::Draining`]).
     pub async fn send(&self, events: Vec<Value>) -> Result<Vec<String>, ExecutorError> {
-        if self.is_draining() {
+        self.send_traced(events, None).await
+    }
+
+    /// Accepts events as [`send`](Self::send) does, sent with the W3C `traceparent` of the
+    /// request that sends them. While draining, they are accepted only when `traceparent`
+    /// is that of an execution request of a run in flight here — what a run's
+    /// `step.send_event` forwards — so that the run can finish and what it sends starts
+    /// its runs ([`crate::DrainStatus`]).
+    pub async fn send_traced(
+        &self,
+        events: Vec<Value>,
+        traceparent: Option<&str>,
+    ) -> Result<Vec<String>, ExecutorError> {
+        if self.is_draining() && !self.sent_by_run_in_flight(traceparent).await? {
             return Err(ExecutorError::Draining);
         }
         let now = self.now_ms();

@@ -26,19 +26,53 @@ pub(crate) fn uuid_for(id: &str) -> String {
     )
 }
 
-/// A W3C `traceparent` whose trace id is derived from the run id (every request of a run
-/// shares one trace) with a fresh span id.
+/// The trace id of every execution request of `run_id`: 32 lowercase hex digits derived
+/// from the run id, so every request of a run shares one trace.
+pub(crate) fn trace_id(run_id: &str) -> String {
+    let mut trace = hash_step_id(run_id);
+    trace.truncate(32);
+    trace
+}
+
+/// A W3C `traceparent` with the run's [`trace_id`] and a fresh span id.
 pub(crate) fn traceparent(run_id: &str) -> String {
-    let trace = hash_step_id(run_id);
     let mut span = [0u8; 8];
     let _ = getrandom::fill(&mut span);
     let span: String = span.iter().map(|b| format!("{b:02x}")).collect();
-    format!("00-{}-{span}-01", &trace[..32])
+    format!("00-{}-{span}-01", trace_id(run_id))
+}
+
+/// The trace id of a W3C `traceparent` (`00-<32 hex>-<16 hex>-<2 hex>`), lowercased, or
+/// `None` when the value is not shaped so.
+pub(crate) fn trace_id_of(traceparent: &str) -> Option<String> {
+    let mut parts = traceparent.trim().split('-');
+    let (_version, trace) = (parts.next()?, parts.next()?);
+    (trace.len() == 32 && trace.bytes().all(|b| b.is_ascii_hexdigit()))
+        .then(|| trace.to_ascii_lowercase())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_traceparent_names_its_run_by_trace_id() {
+        let sent = traceparent("01RUN");
+        assert_eq!(trace_id_of(&sent), Some(trace_id("01RUN")));
+        assert_ne!(trace_id("01RUN"), trace_id("01RUM"));
+        assert_eq!(
+            trace_id_of(&sent.to_ascii_uppercase()),
+            Some(trace_id("01RUN"))
+        );
+        for bad in [
+            "",
+            "00",
+            "00-xyz-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e47-01",
+        ] {
+            assert_eq!(trace_id_of(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn ids_are_shaped_and_stable_where_they_must_be() {

@@ -163,7 +163,8 @@ pub struct EmbeddedOptions {
     /// over HTTP: `["http://worker:3000"]`.
     pub app_origins: Vec<Url>,
     /// Drain before moving to an Inngest server: accept no new events (the Event API and
-    /// `InngestService::send` answer 503 naming the server), fire no crons, and finish the
+    /// `InngestService::send` answer 503 naming the server) but those the runs in flight
+    /// send with `step.send_event`, fire no crons, and finish the
     /// runs in flight; `GET {prefix}/api/drain` reports progress and the app logs
     /// `embedded executor drained` when none is left (docs/deploy.md).
     pub drain: bool,

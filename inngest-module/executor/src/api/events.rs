@@ -67,7 +67,10 @@ pub(super) async fn send(
             format!("at most {MAX_EVENTS_PER_SEND} events per request; split the send"),
         );
     }
-    match executor.send(events).await {
+    // A run's `step.send_event` forwards its execution request's trace context: a
+    // draining executor still takes what its runs in flight send.
+    let traceparent = headers.get("traceparent").and_then(|v| v.to_str().ok());
+    match executor.send_traced(events, traceparent).await {
         Ok(ids) => json_reply(
             StatusCode::OK,
             &SendEventsResponse {

@@ -249,6 +249,19 @@ impl Tx<'_> {
         Ok(runs)
     }
 
+    /// The ids of the runs that have not finished.
+    pub(crate) fn active_run_ids(&self) -> StoreResult<Vec<String>> {
+        let mut statement = self
+            .connection
+            .prepare_cached("SELECT id FROM runs WHERE ended_at IS NULL")?;
+        let rows = statement.query_map([], |row| row.get(0))?;
+        let mut ids = Vec::new();
+        for row in rows {
+            ids.push(row?);
+        }
+        Ok(ids)
+    }
+
     /// How many runs have not finished.
     pub(crate) fn count_active(&self) -> StoreResult<i64> {
         Ok(self
