@@ -15,14 +15,16 @@
 //! before a restart and which after.
 //!
 //! `durability-ledger` (event `durability.ledger`): three quick steps, `reserve`, `charge`
-//! and `ship`, each appending `<probeId> <step> <pid>` — for stress tests that start
-//! thousands of runs, kill the process mid-flight and count each step's executions.
+//! and `ship`, each appending `<probeId> <step> <pid>`, then a `step.send_event` of
+//! `durability.shipped` (event id `shipped-<probeId>`), whose `durability-receipt` run
+//! appends `<probeId> receipt <pid>` — for stress tests that start thousands of runs, kill
+//! the process mid-flight and count each step's executions, events sent by runs included.
 
 use std::io::Write;
 use std::path::PathBuf;
 
 use framework::{Config, ConfigSection, Environment, Module, SectionProblems, injectable};
-use inngest_module::{self as inngest, Ctx, Error};
+use inngest_module::{self as inngest, Ctx, Error, Event};
 use serde::{Deserialize, Serialize};
 use validator::Validate;
 
@@ -137,7 +139,27 @@ impl Probe {
                 .run(step, || async move { self.record(probe_id, step) })
                 .await?;
         }
+        // The id makes a re-sent event (a send cut short by a kill) a duplicate the
+        // executor drops, so each run starts one receipt.
+        let shipped = Event::new(
+            "durability.shipped",
+            serde_json::json!({ "probeId": probe_id }),
+        )
+        .with_id(format!("shipped-{probe_id}"));
+        ctx.step.send_event("announce", shipped).await?;
         Ok(pid)
+    }
+
+    /// What `durability-ledger` sends: one step appending `<probeId> receipt <pid>`.
+    #[inngest::function(id = "durability-receipt", event = "durability.shipped", retries = 3)]
+    async fn receipt(&self, ctx: Ctx<ProbeRequested>) -> inngest::Result<u32> {
+        let probe_id = ctx.event.data.probe_id.as_str();
+        ctx.step
+            .run(
+                "receipt",
+                || async move { self.record(probe_id, "receipt") },
+            )
+            .await
     }
 }
 

@@ -389,7 +389,31 @@ fn run_to_exit(mut command: Command) -> (Option<i32>, String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thousands_of_runs_killed_mid_flight_resume_and_only_interrupted_steps_run_twice() {
+    killed_mid_flight_then_restarted(Restart::AsBefore).await;
+}
+
+/// The move off the embedded executor under stress: killed mid-flight, restarted draining,
+/// it refuses new events yet finishes every run, taking the events the runs send (and
+/// running the receipts they start) exactly as a normal restart does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thousands_of_runs_killed_mid_flight_finish_on_a_draining_restart_with_what_they_send() {
+    killed_mid_flight_then_restarted(Restart::Draining).await;
+}
+
+/// How the killed installation comes back.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Restart {
+    AsBefore,
+    Draining,
+}
+
+/// Starts thousands of ledger runs (three steps and a send each; each send starts a
+/// receipt run of one step), kills -9 the process while they run, restarts it on the
+/// same database and checks that every step of every run ran, and that only a step the
+/// killed process was running ran again, once.
+async fn killed_mid_flight_then_restarted(restart: Restart) {
     const RUNS: usize = 3_000;
+    const STEPS: [&str; 4] = ["reserve", "charge", "ship", "receipt"];
     let installation = Installation::new();
     let busy = BusyLoops::start(2, Duration::from_secs(180));
     let first_process = installation.start();
@@ -404,13 +428,45 @@ async fn thousands_of_runs_killed_mid_flight_resume_and_only_interrupted_steps_r
     first_process.kill9();
     let before_kill = installation.all_lines().len();
     assert!(
-        before_kill < RUNS * 3,
+        before_kill < RUNS * STEPS.len(),
         "every step ran before the kill ({before_kill} lines): nothing was interrupted"
     );
 
-    let second_process = installation.start();
+    let second_process = match restart {
+        Restart::AsBefore => installation.start(),
+        Restart::Draining => {
+            let mut command = installation.command();
+            command.env("APP__INNGEST__EMBEDDED__DRAIN", "true");
+            ShopProcess::start(command)
+        }
+    };
     let second_pid = second_process.pid();
-    installation.idle().await;
+    match restart {
+        Restart::AsBefore => installation.idle().await,
+        Restart::Draining => {
+            // A new event from outside is refused, with where to send it instead.
+            let refused = installation
+                .http
+                .post(format!("{}/_inngest/e/test-key", installation.base()))
+                .json(&json!({"name": "durability.ledger", "data": {"probeId": "late"}}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(refused.status(), 503);
+            let deadline = Instant::now() + Duration::from_secs(120);
+            loop {
+                let status = installation.get("drain").await;
+                if status["done"] == true {
+                    break;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "not drained after 120 s: {status}"
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
     drop(busy);
     let failed = installation.get("runs?status=Failed&limit=5").await;
     assert_eq!(failed["data"], json!([]), "no run failed");
@@ -420,7 +476,19 @@ async fn thousands_of_runs_killed_mid_flight_resume_and_only_interrupted_steps_r
     for (probe, step, pid) in installation.all_lines() {
         executions.entry((probe, step)).or_default().push(pid);
     }
-    assert_eq!(executions.len(), RUNS * 3, "every step of every run ran");
+    assert!(
+        !executions.keys().any(|(probe, _)| probe == "late"),
+        "the refused event ran"
+    );
+    for step in STEPS {
+        let ran = executions.keys().filter(|(_, s)| s == step).count();
+        assert_eq!(ran, RUNS, "{step} ran for {ran} of {RUNS} runs");
+    }
+    assert_eq!(
+        executions.len(),
+        RUNS * STEPS.len(),
+        "only the ledger's steps ran"
+    );
     let repeated: Vec<_> = executions
         .iter()
         .filter(|(_, pids)| pids.len() > 1)
@@ -433,10 +501,19 @@ async fn thousands_of_runs_killed_mid_flight_resume_and_only_interrupted_steps_r
             "{probe} {step} ran {pids:?}"
         );
     }
+    // Every ledger run whose `ship` ran in the restarted process sent its event from there.
+    let sent_after_restart = executions
+        .iter()
+        .filter(|((_, step), pids)| step == "ship" && pids.last() == Some(&second_pid))
+        .count();
     println!(
-        "{before_kill} of {} step executions before the kill; {} ran again after it",
-        RUNS * 3,
+        "{restart:?}: {before_kill} of {} step executions before the kill; {} ran again after it; {sent_after_restart} runs sent after the restart",
+        RUNS * STEPS.len(),
         repeated.len()
+    );
+    assert!(
+        sent_after_restart > 0,
+        "no run sent after the restart: the restarted process's sends were not exercised"
     );
     // At most the executions in flight when it died (`max_parallel`, 32 by default).
     assert!(
