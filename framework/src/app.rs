@@ -23,8 +23,9 @@ use crate::graph::{self, PlannedProvider};
 use crate::http::{RequestInfo, app_router};
 use crate::inject::{Deps, downcast};
 use crate::key::ProviderKey;
-use crate::lifecycle::{Phase, Readiness};
+use crate::lifecycle::Readiness;
 use crate::module::{Module, RouteDef};
+use crate::phase::Phase;
 use crate::provider::{Provider, ProviderDef};
 use crate::telemetry::TelemetryConfig;
 

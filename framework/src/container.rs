@@ -16,7 +16,7 @@ use crate::error::{Error, ResolveError};
 use crate::graph::{Plan, PlannedProvider};
 use crate::inject::{Deps, Instance, InstanceSource, downcast};
 use crate::key::ProviderKey;
-use crate::lifecycle::Phase;
+use crate::phase::Phase;
 use crate::provider::{ErasedHook, Scope};
 
 type Item = Arc<dyn Any + Send + Sync>;

@@ -41,7 +41,7 @@ pub enum Error {
         /// The module that declares the provider.
         module: String,
         /// The lifecycle phase.
-        phase: crate::lifecycle::Phase,
+        phase: crate::phase::Phase,
         /// The provider whose hook failed.
         provider: String,
         /// The hook's error.
@@ -54,7 +54,7 @@ pub enum Error {
         /// The module that declares the provider.
         module: String,
         /// The lifecycle phase.
-        phase: crate::lifecycle::Phase,
+        phase: crate::phase::Phase,
         /// The provider whose hook timed out.
         provider: String,
         /// The configured timeout.

@@ -44,6 +44,7 @@ mod key;
 mod lifecycle;
 pub mod logging;
 mod module;
+mod phase;
 mod provider;
 mod server;
 #[cfg(feature = "shaku")]
@@ -61,8 +62,9 @@ pub use inject::{
     Dependencies, Dependency, Deps, Inject, Instance, InstanceSource, Named, Qualifier,
 };
 pub use key::{ProviderKey, short_type_name};
-pub use lifecycle::{IntoHookResult, Phase, Readiness};
+pub use lifecycle::{IntoHookResult, Readiness};
 pub use module::Module;
+pub use phase::Phase;
 pub use provider::{Contribution, Injectable, Provider, ProviderDef, Scope};
 pub use testing::{TestApp, TestingModule};
 

@@ -13,7 +13,8 @@ use crate::discovery::ContributionKind;
 use crate::error::{BoxError, ResolveError};
 use crate::inject::{Dependencies, Dependency, Deps, Instance, downcast, erase};
 use crate::key::ProviderKey;
-use crate::lifecycle::{IntoHookResult, Phase};
+use crate::lifecycle::IntoHookResult;
+use crate::phase::Phase;
 
 /// How long a provided value lives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
