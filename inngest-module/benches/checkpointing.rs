@@ -15,16 +15,16 @@
 //! ```
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use framework::{Module, Provider, RunningApp, TestingModule};
-use inngest_module::executor::transport::Http;
+use framework::{Module, Provider, RunningApp};
 use inngest_module::executor::{RunFilter, RunStatus};
 use inngest_module::{
-    Ctx, Error, Executor, Function, FunctionOptions, Functions, Hooks, InngestHook, InngestModule,
-    RunInfo,
+    Ctx, Error, Executor, Function, FunctionOptions, Functions, Hooks, InngestHook, RunInfo,
 };
 use serde_json::json;
 
@@ -79,18 +79,7 @@ async fn start_app(api: &str, checkpointing: &str, requests: Arc<Requests>) -> R
     let config = format!(
         "[log]\nlevel = \"warn\"\n[inngest]\napp_id = \"bench\"\ndev = \"{api}\"\nexecutor = \"remote\"\ncheckpointing = {checkpointing}\n"
     );
-    TestingModule::new(
-        Module::new("app")
-            .import(InngestModule::from_config())
-            .import(functions(requests)),
-    )
-    .config(config)
-    .build()
-    .await
-    .expect("bench app builds")
-    .start()
-    .await
-    .expect("bench app starts")
+    support::start_app(config, functions(requests)).await
 }
 
 /// One case: a fresh executor (SQLite file) serving its API on loopback, the app synced with
@@ -112,20 +101,7 @@ async fn case(checkpointing: &str, runs: usize) -> (f64, f64, Duration, Duration
     let server = tokio::spawn(async move { axum::serve(listener, router).await });
     let requests = Arc::new(Requests::default());
     let app = start_app(&api, checkpointing, Arc::clone(&requests)).await;
-    let url = format!("{}/api/inngest", app.base_url());
-    let registry = app.container().get::<inngest_module::Registry>().unwrap();
-    executor
-        .register_app(
-            "bench",
-            Arc::new(Http::new(
-                reqwest::Client::new(),
-                url.parse().unwrap(),
-                Duration::from_secs(30),
-            )),
-            &registry.function_configs(&url),
-        )
-        .await
-        .unwrap();
+    support::sync_over_http(&executor, &app).await;
     executor.start();
 
     let started = Instant::now();

@@ -12,13 +12,15 @@
 //! ```
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use framework::{Module, Provider, RunningApp, TestingModule};
+use framework::{Module, Provider, RunningApp};
 use inngest_module::executor::{RunFilter, RunStatus};
 use inngest_module::{
-    Ctx, EmbeddedExecutor, Error, Executor, Function, FunctionOptions, Functions, InngestModule,
+    Ctx, EmbeddedExecutor, Error, Executor, Function, FunctionOptions, Functions,
 };
 use serde_json::json;
 use tokio::sync::Semaphore;
@@ -51,18 +53,7 @@ async fn start(database: &std::path::Path) -> RunningApp {
         "[log]\nlevel = \"warn\"\n[inngest]\napp_id = \"bench\"\n[inngest.embedded]\nmax_parallel = 256\ndatabase = \"{}\"\n",
         database.display()
     );
-    TestingModule::new(
-        Module::new("app")
-            .import(InngestModule::from_config())
-            .import(functions()),
-    )
-    .config(config)
-    .build()
-    .await
-    .expect("bench app builds")
-    .start()
-    .await
-    .expect("bench app starts")
+    support::start_app(config, functions()).await
 }
 
 fn embedded(app: &RunningApp) -> Executor {

@@ -14,19 +14,18 @@
 //! ```
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::Arc;
+mod support;
+
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 use axum::body::Body;
 use axum::http::Request;
-use framework::{Module, Provider, RunningApp, TestingModule};
+use framework::{Module, Provider, RunningApp};
 use inngest_module::executor::RunFilter;
-use inngest_module::executor::transport::Http;
 use inngest_module::{
-    Ctx, EmbeddedExecutor, Error, Executor, Function, FunctionOptions, Functions, InngestModule,
-    InngestService,
+    Ctx, EmbeddedExecutor, Error, Executor, Function, FunctionOptions, Functions, InngestService,
 };
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -55,18 +54,7 @@ fn functions() -> Module {
 }
 
 async fn start(config: &str) -> RunningApp {
-    TestingModule::new(
-        Module::new("app")
-            .import(InngestModule::from_config())
-            .import(functions()),
-    )
-    .config(config.to_string())
-    .build()
-    .await
-    .expect("bench app builds")
-    .start()
-    .await
-    .expect("bench app starts")
+    support::start_app(config.to_string(), functions()).await
 }
 
 fn embedded(app: &RunningApp) -> Executor {
@@ -241,19 +229,7 @@ fn executor(c: &mut Criterion) {
             ..Default::default()
         })
         .unwrap();
-        let url = format!("{}/api/inngest", app.base_url());
-        let registry = app.container().get::<inngest_module::Registry>().unwrap();
-        http.register_app(
-            "bench",
-            Arc::new(Http::new(
-                reqwest::Client::new(),
-                url.parse().unwrap(),
-                Duration::from_secs(30),
-            )),
-            &registry.function_configs(&url),
-        )
-        .await
-        .unwrap();
+        support::sync_over_http(&http, &app).await;
         http.start();
         http
     });
